@@ -1,0 +1,18 @@
+//! sketch-rnn (Ha & Eck, "A Neural Representation of Sketch Drawings", 2017) in Rust.
+//!
+//! Map of the crate, one concept per module:
+//! * [`stroke`]: stroke-3 / stroke-5 / polyline formats, RDP simplification, geometry.
+//! * [`dataset`]: sketch-rnn `.npz` (restricted unpickler), Quick, Draw! `.ndjson`, batching.
+//! * [`model`]: the network (cells, encoder, decoder, mixture head, loss) in candle.
+//! * [`sample`]: drawing from the model: temperature, completion, interpolation.
+//! * [`weights`]: model files: ours (`.safetensors`) and Magenta's JSON.
+//! * [`render`]: SVG (and natively PNG) pictures of drawings.
+//! * [`rng`]: the seedable generator shared by native and wasm.
+//! * [`error`]: the one error type.
+
+pub mod dataset;
+pub mod error;
+pub mod rng;
+pub mod stroke;
+
+pub use error::{Error, Result};
