@@ -12,7 +12,11 @@
 
 pub mod dataset;
 pub mod error;
+pub mod model;
+pub mod render;
 pub mod rng;
+pub mod sample;
 pub mod stroke;
+pub mod weights;
 
 pub use error::{Error, Result};

@@ -1,0 +1,390 @@
+//! Command-line interface (native only).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use candle_core::Device;
+use clap::{Parser, Subcommand};
+
+use sketch_rnn::dataset::{self, ndjson, npz};
+use sketch_rnn::model::{Mixture, SketchRnn};
+use sketch_rnn::render::{self, Ink};
+use sketch_rnn::rng::SketchRng;
+use sketch_rnn::sample;
+use sketch_rnn::stroke::{self, Stroke5};
+use sketch_rnn::weights::{ModelFile, magenta, native};
+
+#[derive(Parser)]
+#[command(
+    name = "sketch-rnn",
+    version,
+    about = "sketch-rnn: read sketch data, sample and trace models, convert formats"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Describe a model (.safetensors, .gen.json, .vae.json) or data file (.npz, .ndjson).
+    Info { file: PathBuf },
+    /// Draw N sketches from a model and write them as SVG and PNG grids.
+    Sample {
+        #[arg(long)]
+        model: PathBuf,
+        /// Number of drawings.
+        #[arg(long, short, default_value_t = 16)]
+        n: usize,
+        /// Sampling temperature τ (0 < τ ≤ 5).
+        #[arg(long, short, default_value_t = 0.4)]
+        temperature: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Grid columns.
+        #[arg(long, default_value_t = 4)]
+        cols: usize,
+        /// Output path without extension; writes PREFIX.svg and PREFIX.png.
+        #[arg(long, short)]
+        out: PathBuf,
+    },
+    /// Print the per-step mixture parameters the model computes for an input, as JSON.
+    Trace {
+        #[arg(long)]
+        model: PathBuf,
+        /// JSON array of stroke-5 rows in normalised units, starting with [0,0,1,0,0].
+        #[arg(long)]
+        input: PathBuf,
+        /// For a VAE: the latent z as a JSON array.
+        #[arg(long, conflicts_with = "strokes_to_encode")]
+        z: Option<String>,
+        /// For a VAE: a JSON array of stroke-5 rows (normalised, no start token) to encode; z = μ.
+        #[arg(long)]
+        strokes_to_encode: Option<PathBuf>,
+    },
+    /// Convert: .ndjson <-> .npz, and Magenta .json <-> .safetensors (by extension).
+    Convert {
+        input: PathBuf,
+        output: PathBuf,
+        /// ndjson -> npz: only drawings whose word is this.
+        #[arg(long)]
+        word: Option<String>,
+        /// ndjson -> npz: only drawings Quick, Draw! recognised.
+        #[arg(long)]
+        recognized_only: bool,
+        /// ndjson -> npz: drawings put in each of valid and test (the rest train).
+        #[arg(long, default_value_t = 0)]
+        holdout: usize,
+        /// npz -> ndjson: the split to write.
+        #[arg(long, default_value = "train")]
+        split: String,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Info { file } => info(&file),
+        Command::Sample {
+            model,
+            n,
+            temperature,
+            seed,
+            cols,
+            out,
+        } => sample_cmd(&model, n, temperature, seed, cols, &out),
+        Command::Trace {
+            model,
+            input,
+            z,
+            strokes_to_encode,
+        } => trace(&model, &input, z.as_deref(), strokes_to_encode.as_deref()),
+        Command::Convert {
+            input,
+            output,
+            word,
+            recognized_only,
+            holdout,
+            split,
+        } => convert(
+            &input,
+            &output,
+            word.as_deref(),
+            recognized_only,
+            holdout,
+            &split,
+        ),
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
+}
+
+fn name(path: &Path) -> String {
+    path.display().to_string()
+}
+
+/// Loads a model file of either format and builds it on the CPU.
+pub fn load_model(path: &Path) -> Result<(ModelFile, SketchRnn)> {
+    let file = ModelFile::from_bytes(&read(path)?).map_err(|e| e.in_file(name(path)))?;
+    let model = file
+        .build(&Device::Cpu)
+        .map_err(|e| e.in_file(name(path)))?;
+    Ok((file, model))
+}
+
+fn lower_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default()
+}
+
+fn info(path: &Path) -> Result<()> {
+    let lname = lower_name(path);
+    let bytes = read(path)?;
+    if lname.ends_with(".npz") {
+        let s = npz::read_npz(&bytes).map_err(|e| e.in_file(name(path)))?;
+        println!("{}: sketch-rnn npz", path.display());
+        for split in npz::SPLIT_NAMES {
+            let d = s.split(split)?;
+            let lens: Vec<usize> = d.iter().map(Vec::len).collect();
+            println!(
+                "  {split:5}: {:6} drawings, rows min {} / mean {:.1} / max {}",
+                d.len(),
+                lens.iter().min().unwrap_or(&0),
+                lens.iter().sum::<usize>() as f64 / lens.len().max(1) as f64,
+                lens.iter().max().unwrap_or(&0)
+            );
+        }
+        if !s.train.is_empty() {
+            println!(
+                "  scale factor (train offsets' standard deviation): {:.4} px",
+                dataset::scale_factor(&s.train)?
+            );
+        }
+    } else if lname.ends_with(".ndjson") {
+        let d = ndjson::read_ndjson(&bytes, stroke::DEFAULT_RDP_EPSILON_PX)
+            .map_err(|e| e.in_file(name(path)))?;
+        let mut words = std::collections::BTreeMap::<&str, (usize, usize)>::new();
+        for s in &d {
+            let e = words.entry(&s.word).or_default();
+            e.0 += 1;
+            e.1 += usize::from(s.recognized == Some(true));
+        }
+        println!(
+            "{}: Quick, Draw! ndjson, {} drawings",
+            path.display(),
+            d.len()
+        );
+        for (w, (n, r)) in words {
+            println!("  {w}: {n} drawings, {r} recognised");
+        }
+    } else {
+        let file = ModelFile::from_bytes(&bytes).map_err(|e| e.in_file(name(path)))?;
+        file.build(&Device::Cpu)
+            .map_err(|e| e.in_file(name(path)))?;
+        let i = &file.info;
+        println!("{}: sketch-rnn model '{}'", path.display(), i.name);
+        println!("  {}", serde_json::to_string(&i.hparams)?);
+        println!(
+            "  scale factor {} px per unit, max_seq_len {}",
+            i.scale_factor, i.max_seq_len
+        );
+        let mut names: Vec<_> = file.tensors.iter().collect();
+        names.sort_by_key(|(n, _)| n.as_str());
+        let total: usize = names.iter().map(|(_, t)| t.elem_count()).sum();
+        println!("  {} tensors, {} parameters", names.len(), total);
+        for (n, t) in names {
+            println!("    {n}: {:?}", t.dims());
+        }
+    }
+    Ok(())
+}
+
+fn sample_cmd(
+    model_path: &Path,
+    n: usize,
+    temperature: f32,
+    seed: u64,
+    cols: usize,
+    out: &Path,
+) -> Result<()> {
+    let (file, model) = load_model(model_path)?;
+    let mut rng = SketchRng::new(seed);
+    let mut drawings = Vec::with_capacity(n);
+    for k in 0..n {
+        let z: Option<Vec<f32>> = model
+            .hparams
+            .conditional()
+            .then(|| (0..model.hparams.z_size).map(|_| rng.normal()).collect());
+        let rows = sample::generate(
+            &model,
+            z.as_deref(),
+            temperature,
+            file.info.max_seq_len.max(250),
+            seed.wrapping_add(k as u64),
+        )?;
+        drawings.push(stroke::denormalise(
+            &stroke::stroke5_to_stroke3(&rows),
+            file.info.scale_factor,
+        ));
+    }
+    let cells: Vec<Vec<Ink>> = drawings
+        .iter()
+        .map(|d| {
+            vec![Ink {
+                strokes: d,
+                colour: "#222",
+            }]
+        })
+        .collect();
+    let svg = render::svg::grid_svg(&cells, cols, render::DEFAULT_CELL_PX);
+    let png = render::png::grid_png(&cells, cols, render::DEFAULT_CELL_PX)?;
+    write(&out.with_extension("svg"), svg.as_bytes())?;
+    write(&out.with_extension("png"), &png)?;
+    eprintln!(
+        "wrote {n} drawings of '{}' at temperature {temperature} to {}.svg/.png",
+        file.info.name,
+        out.display()
+    );
+    Ok(())
+}
+
+fn read_rows(path: &Path) -> Result<Vec<Stroke5>> {
+    let rows: Vec<Vec<f32>> = serde_json::from_slice(&read(path)?)
+        .with_context(|| format!("{}: expected a JSON array of stroke-5 rows", path.display()))?;
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, r)| {
+            <[f32; 5]>::try_from(r.as_slice()).map_err(|_| {
+                anyhow::anyhow!(
+                    "{}: row {i} has {} values, expected 5",
+                    path.display(),
+                    r.len()
+                )
+            })
+        })
+        .collect()
+}
+
+#[derive(serde::Serialize)]
+struct TraceOut {
+    steps: Vec<Mixture>,
+}
+
+fn trace(model_path: &Path, input: &Path, z: Option<&str>, encode: Option<&Path>) -> Result<()> {
+    let (_, model) = load_model(model_path)?;
+    let rows = read_rows(input)?;
+    if rows.is_empty() {
+        bail!("{}: the input has no rows", input.display());
+    }
+    let z: Option<Vec<f32>> = match (z, encode) {
+        (Some(text), _) => {
+            Some(serde_json::from_str(text).context("--z must be a JSON array of numbers")?)
+        }
+        (None, Some(p)) => Some(model.encode(&read_rows(p)?)?.0),
+        (None, None) if model.hparams.conditional() => {
+            bail!("this model is a VAE: give --z or --strokes-to-encode")
+        }
+        (None, None) => None,
+    };
+    let mut state = model.initial_state(z.as_deref())?;
+    let mut steps = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let (s, raw) = model.step(&state, row)?;
+        state = s;
+        steps.push(Mixture::from_raw(&raw, model.hparams.num_mixtures, 1.0)?);
+    }
+    serde_json::to_writer(std::io::stdout().lock(), &TraceOut { steps })?;
+    println!();
+    Ok(())
+}
+
+fn convert(
+    input: &Path,
+    output: &Path,
+    word: Option<&str>,
+    recognized_only: bool,
+    holdout: usize,
+    split: &str,
+) -> Result<()> {
+    let (i, o) = (lower_name(input), lower_name(output));
+    let bytes = read(input)?;
+    if i.ends_with(".ndjson") && o.ends_with(".npz") {
+        let all = ndjson::read_ndjson(&bytes, stroke::DEFAULT_RDP_EPSILON_PX)
+            .map_err(|e| e.in_file(name(input)))?;
+        let kept: Vec<_> = all
+            .into_iter()
+            .filter(|s| {
+                word.is_none_or(|w| s.word == w) && (!recognized_only || s.recognized == Some(true))
+            })
+            .map(|s| s.strokes)
+            .collect();
+        if kept.len() < 2 * holdout + 1 {
+            bail!(
+                "{} drawings left after filtering, fewer than 2 × holdout + 1",
+                kept.len()
+            );
+        }
+        let (valid, rest) = kept.split_at(holdout);
+        let (test, train) = rest.split_at(holdout);
+        let splits = npz::SketchSplits {
+            train: train.to_vec(),
+            valid: valid.to_vec(),
+            test: test.to_vec(),
+        };
+        write(output, &npz::write_npz(&splits)?)?;
+        eprintln!(
+            "wrote {} / {} / {} drawings to {}",
+            train.len(),
+            valid.len(),
+            test.len(),
+            output.display()
+        );
+    } else if i.ends_with(".npz") && o.ends_with(".ndjson") {
+        let s = npz::read_npz(&bytes).map_err(|e| e.in_file(name(input)))?;
+        write(
+            output,
+            &ndjson::write_ndjson(s.split(split)?, word.unwrap_or("sketch"))?,
+        )?;
+    } else if i.ends_with(".json") && o.ends_with(".safetensors") {
+        let file = magenta::read(&bytes).map_err(|e| e.in_file(name(input)))?;
+        file.build(&Device::Cpu)
+            .map_err(|e| e.in_file(name(input)))?;
+        write(output, &native::write(&file)?)?;
+    } else if i.ends_with(".safetensors") && o.ends_with(".json") {
+        let file = native::read(&bytes).map_err(|e| e.in_file(name(input)))?;
+        let (json, report) = magenta::write(&file)?;
+        write(output, &json)?;
+        eprintln!(
+            "wrote {}: {} weights clipped to ±{}, max quantisation error {:.2e}",
+            output.display(),
+            report.clipped,
+            magenta::MAGENTA_MAX_WEIGHT,
+            report.max_quantisation_error
+        );
+    } else {
+        bail!(
+            "cannot convert {} to {}: supported are .ndjson <-> .npz and Magenta .json <-> .safetensors",
+            input.display(),
+            output.display()
+        );
+    }
+    Ok(())
+}

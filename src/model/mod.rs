@@ -1,0 +1,266 @@
+//! The sketch-rnn network in candle (Ha & Eck 2017, section 3).
+//!
+//! * [`cell`]: LSTM, layer-norm LSTM and HyperLSTM cells (TensorFlow gate order).
+//! * [`encoder`]: the bidirectional LSTM encoder to `(μ, σ̂)`.
+//! * [`decoder`]: the decoder and its explicit [`decoder::DecoderState`].
+//! * [`mixture`]: the mixture-density head.
+//! * [`loss`]: `L_s`, `L_p` and `L_KL`.
+//!
+//! The model is immutable; generation state is a value the caller owns. Weights
+//! are named by module path (`encoder.forward.w_xh`, `decoder.cell.w_hh`, ...).
+
+pub mod cell;
+pub mod decoder;
+pub mod encoder;
+pub mod linear;
+pub mod loss;
+pub mod mixture;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+
+pub use cell::CellKind;
+pub use decoder::{Decoder, DecoderState};
+pub use encoder::Encoder;
+pub use mixture::Mixture;
+
+use crate::error::{Error, Result};
+use crate::stroke::Stroke5;
+use encoder::STROKE_WIDTH;
+
+/// Mixture components of every released sketch-rnn model (paper: M = 20).
+pub const NUM_MIXTURES: usize = 20;
+/// Largest layer we accept from a file, so absurd sizes fail before allocating.
+pub const MAX_UNITS: usize = 4096;
+
+/// The architecture of a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HParams {
+    /// Units of each encoder LSTM (paper: 256). Unused by unconditional models.
+    pub enc_size: usize,
+    /// Units of the decoder cell (paper: 512).
+    pub dec_size: usize,
+    /// Latent size N_z (paper: 128); 0 for unconditional (decoder-only) models.
+    pub z_size: usize,
+    /// Mixture components M (paper: 20).
+    pub num_mixtures: usize,
+    /// Decoder cell.
+    pub cell: CellKind,
+    /// Keep probability of recurrent dropout in training (paper: 0.9); 1 disables it.
+    pub recurrent_dropout_keep: f32,
+    /// Apply tanh to z before the decoder uses it (Magenta files older than version 6).
+    #[serde(default)]
+    pub latent_tanh: bool,
+}
+
+impl HParams {
+    /// Whether the model has an encoder and a latent (a VAE).
+    pub fn conditional(&self) -> bool {
+        self.z_size > 0
+    }
+
+    /// Checks the sizes are sane.
+    pub fn validate(&self) -> Result<()> {
+        let check = |name: &str, v: usize, min: usize| {
+            if v < min || v > MAX_UNITS {
+                Err(Error::invalid_argument(
+                    name,
+                    format!("must be in {min}..={MAX_UNITS}, found {v}"),
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        check("dec_size", self.dec_size, 1)?;
+        check("num_mixtures", self.num_mixtures, 1)?;
+        check("z_size", self.z_size, 0)?;
+        if self.conditional() {
+            check("enc_size", self.enc_size, 1)?;
+        }
+        if !(self.recurrent_dropout_keep > 0.0 && self.recurrent_dropout_keep <= 1.0) {
+            return Err(Error::invalid_argument(
+                "recurrent_dropout_keep",
+                format!("must be in (0, 1], found {}", self.recurrent_dropout_keep),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A sketch-rnn model: an optional encoder and a decoder.
+#[derive(Debug, Clone)]
+pub struct SketchRnn {
+    pub hparams: HParams,
+    pub encoder: Option<Encoder>,
+    pub decoder: Decoder,
+    pub device: Device,
+}
+
+/// Outputs of a teacher-forced pass over a batch.
+#[derive(Debug, Clone)]
+pub struct ForwardOutput {
+    /// `[B·N_max, 6M+3]` raw mixture outputs, row `b·N_max + t` predicting row `t+1` of drawing `b`.
+    pub logits: Tensor,
+    /// `[B, Nz]` for conditional models.
+    pub mu: Option<Tensor>,
+    /// `[B, Nz]` for conditional models.
+    pub presig: Option<Tensor>,
+}
+
+impl SketchRnn {
+    /// Builds the model from `vb` (a `VarMap` for training, loaded tensors for inference).
+    pub fn new(vb: VarBuilder, hparams: &HParams) -> Result<SketchRnn> {
+        hparams.validate()?;
+        let encoder = if hparams.conditional() {
+            Some(Encoder::new(
+                vb.pp("encoder"),
+                hparams.enc_size,
+                hparams.z_size,
+            )?)
+        } else {
+            None
+        };
+        let decoder = Decoder::new(
+            vb.pp("decoder"),
+            hparams.cell,
+            hparams.dec_size,
+            hparams.z_size,
+            hparams.num_mixtures,
+            hparams.latent_tanh,
+        )?;
+        Ok(SketchRnn {
+            hparams: hparams.clone(),
+            encoder,
+            decoder,
+            device: vb.device().clone(),
+        })
+    }
+
+    /// Encodes one drawing (stroke-5 rows in normalised units, without the start
+    /// token) to `(μ, σ)` with `σ = exp(σ̂/2)`, each of length N_z.
+    pub fn encode(&self, rows: &[Stroke5]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let enc = self.encoder.as_ref().ok_or_else(|| {
+            Error::invalid_argument("model", "an unconditional model has no encoder")
+        })?;
+        let (mu, presig) = enc.encode_one(rows, &self.device)?;
+        let sigma = (presig * 0.5)?.exp()?;
+        Ok((mu.squeeze(0)?.to_vec1()?, sigma.squeeze(0)?.to_vec1()?))
+    }
+
+    /// The decoder state before the first point, from a latent `z` (length N_z,
+    /// conditional models) or none (unconditional models).
+    pub fn initial_state(&self, z: Option<&[f32]>) -> Result<DecoderState> {
+        let z = match z {
+            Some(z) => {
+                if z.iter().any(|v| !v.is_finite()) {
+                    return Err(Error::NonFinite {
+                        what: "latent z".into(),
+                    });
+                }
+                Some(Tensor::from_slice(z, (1, z.len()), &self.device)?)
+            }
+            None => None,
+        };
+        self.decoder.initial_state(z.as_ref(), 1)
+    }
+
+    /// One decoder step: reads the stroke-5 row `input` (normalised units; the
+    /// first input is the start token) and returns the next state and the raw
+    /// mixture outputs (`6M+3`, see [`Mixture::from_raw`]) for the next point.
+    pub fn step(&self, state: &DecoderState, input: &Stroke5) -> Result<(DecoderState, Vec<f32>)> {
+        let x = Tensor::from_slice(input, (1, STROKE_WIDTH), &self.device)?;
+        let next = self.decoder.step(state, &x, None)?;
+        let raw = self
+            .decoder
+            .mixture_logits(&next.cell.h)?
+            .squeeze(0)?
+            .to_vec1::<f32>()?;
+        Ok((next, raw))
+    }
+
+    /// Teacher-forced pass over a batch. `strokes` is row-major
+    /// `[B, N_max + 1, 5]` (start token first, normalised units) with real lengths
+    /// `lengths`; `eps: [B, Nz]` is the noise of `z = μ + σ ε` (conditional models;
+    /// `None` uses z = μ). `dropout_keep` enables recurrent dropout.
+    pub fn forward(
+        &self,
+        strokes: &[f32],
+        lengths: &[usize],
+        eps: Option<&Tensor>,
+        dropout_keep: Option<f32>,
+    ) -> Result<ForwardOutput> {
+        let batch = lengths.len();
+        if batch == 0 || strokes.len() % (batch * STROKE_WIDTH) != 0 {
+            return Err(Error::Shape {
+                what: "batch strokes".into(),
+                expected: vec![batch, 0, STROKE_WIDTH],
+                found: vec![strokes.len()],
+            });
+        }
+        let steps = strokes.len() / (batch * STROKE_WIDTH) - 1; // N_max
+        let (z, mu, presig) = match &self.encoder {
+            Some(enc) => {
+                // encoder reads rows 1..=N_max (no start token)
+                let mut rows = Vec::with_capacity(batch * steps * STROKE_WIDTH);
+                for b in 0..batch {
+                    let o = b * (steps + 1) * STROKE_WIDTH;
+                    rows.extend_from_slice(
+                        &strokes[o + STROKE_WIDTH..o + (steps + 1) * STROKE_WIDTH],
+                    );
+                }
+                let (mu, presig) =
+                    enc.forward(&rows, steps, lengths, dropout_keep, &self.device)?;
+                let z = match eps {
+                    Some(e) => (&mu + (&presig * 0.5)?.exp()?.mul(e)?)?,
+                    None => mu.clone(),
+                };
+                (Some(z), Some(mu), Some(presig))
+            }
+            None => (None, None, None),
+        };
+        let mut state = self.decoder.initial_state(z.as_ref(), batch)?;
+        let mut hs = Vec::with_capacity(steps);
+        let mut x = vec![0f32; batch * STROKE_WIDTH];
+        for t in 0..steps {
+            for b in 0..batch {
+                let o = (b * (steps + 1) + t) * STROKE_WIDTH;
+                x[b * STROKE_WIDTH..(b + 1) * STROKE_WIDTH]
+                    .copy_from_slice(&strokes[o..o + STROKE_WIDTH]);
+            }
+            let xt = Tensor::from_slice(&x, (batch, STROKE_WIDTH), &self.device)?;
+            state = self.decoder.step(&state, &xt, dropout_keep)?;
+            hs.push(state.cell.h.clone());
+        }
+        let h = Tensor::stack(&hs, 1)?.reshape((batch * steps, self.hparams.dec_size))?;
+        Ok(ForwardOutput {
+            logits: self.decoder.mixture_logits(&h)?,
+            mu,
+            presig,
+        })
+    }
+
+    /// The targets of [`SketchRnn::forward`]: rows `1..=N_max` of each drawing, `[B·N_max, 5]`.
+    pub fn targets(&self, strokes: &[f32], batch: usize) -> Result<Tensor> {
+        let steps = strokes.len() / (batch * STROKE_WIDTH) - 1;
+        let mut rows = Vec::with_capacity(batch * steps * STROKE_WIDTH);
+        for b in 0..batch {
+            let o = b * (steps + 1) * STROKE_WIDTH;
+            rows.extend_from_slice(&strokes[o + STROKE_WIDTH..o + (steps + 1) * STROKE_WIDTH]);
+        }
+        Ok(Tensor::from_vec(
+            rows,
+            (batch * steps, STROKE_WIDTH),
+            &self.device,
+        )?)
+    }
+
+    /// An untrained model with freshly initialised weights (for tests and training).
+    pub fn init(
+        hparams: &HParams,
+        varmap: &candle_nn::VarMap,
+        device: &Device,
+    ) -> Result<SketchRnn> {
+        SketchRnn::new(VarBuilder::from_varmap(varmap, DType::F32, device), hparams)
+    }
+}
