@@ -12,6 +12,7 @@
 pub mod cell;
 pub mod decoder;
 pub mod encoder;
+pub mod init;
 pub mod linear;
 pub mod loss;
 pub mod mixture;
@@ -255,12 +256,18 @@ impl SketchRnn {
         )?)
     }
 
-    /// An untrained model with freshly initialised weights (for tests and training).
+    /// An untrained model whose weights are created in `varmap` (for training),
+    /// initialised from `seed` identically on every platform.
     pub fn init(
         hparams: &HParams,
         varmap: &candle_nn::VarMap,
         device: &Device,
+        seed: u64,
     ) -> Result<SketchRnn> {
-        SketchRnn::new(VarBuilder::from_varmap(varmap, DType::F32, device), hparams)
+        let backend = init::SeededInit::new(varmap, seed);
+        SketchRnn::new(
+            VarBuilder::from_backend(Box::new(backend), DType::F32, device.clone()),
+            hparams,
+        )
     }
 }
