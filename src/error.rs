@@ -78,10 +78,6 @@ pub enum Error {
     #[error("invalid argument {name}: {reason}")]
     InvalidArgument { name: String, reason: String },
 
-    /// JSON that is not what we expected.
-    #[error("JSON: {0}")]
-    Json(String),
-
     /// An error from candle's tensor operations.
     #[error("tensor operation: {0}")]
     Candle(#[from] candle_core::Error),

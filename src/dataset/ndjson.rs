@@ -102,7 +102,7 @@ pub fn read_ndjson(bytes: &[u8], rdp_epsilon_px: f32) -> Result<Vec<QuickDrawSke
 /// drawn from the origin), one per drawing, all labelled `word`.
 pub fn write_ndjson(drawings: &[Drawing], word: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
-    for d in drawings {
+    for (i, d) in drawings.iter().enumerate() {
         let line = OutLine {
             word,
             recognized: true,
@@ -116,7 +116,10 @@ pub fn write_ndjson(drawings: &[Drawing], word: &str) -> Result<Vec<u8>> {
                 })
                 .collect(),
         };
-        serde_json::to_writer(&mut out, &line).map_err(|e| Error::Json(e.to_string()))?;
+        serde_json::to_writer(&mut out, &line).map_err(|e| Error::Ndjson {
+            line: i + 1,
+            reason: e.to_string(),
+        })?;
         out.push(b'\n');
     }
     Ok(out)

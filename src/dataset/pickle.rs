@@ -10,7 +10,6 @@
 //! anything is allocated, so a hostile file cannot make us allocate more than its
 //! own length.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -131,7 +130,25 @@ enum Global {
     CodecsEncode,
 }
 
-#[derive(Debug, Default)]
+/// A pickled value. Containers live in the machine's arena and are referred to
+/// by index, so values never nest in memory: no input can make dropping or
+/// walking them recurse deeply.
+#[derive(Debug, Clone)]
+enum Value {
+    None,
+    Bool(bool),
+    Int(i64),
+    Float,
+    Str(Rc<String>),
+    Bytes(Rc<Vec<u8>>),
+    Global(Global),
+    Tuple(usize),
+    List(usize),
+    Array(usize),
+    Dtype(usize),
+}
+
+#[derive(Debug)]
 struct DtypeObj {
     descr: String,
     byte_order: Option<char>,
@@ -141,25 +158,17 @@ struct DtypeObj {
 struct ArrayObj {
     built: bool,
     shape: Vec<usize>,
-    dtype: Option<Rc<RefCell<DtypeObj>>>,
+    dtype: Option<usize>,
     bytes: Option<Rc<Vec<u8>>>,
-    objects: Option<Vec<Value>>,
+    objects: Option<usize>,
 }
 
-#[derive(Debug, Clone)]
-enum Value {
-    None,
-    Bool(bool),
-    Int(i64),
-    Float,
-    Str(Rc<String>),
-    Bytes(Rc<Vec<u8>>),
-    Tuple(Rc<Vec<Value>>),
-    List(Rc<RefCell<Vec<Value>>>),
-    Dict(Rc<RefCell<Vec<(Value, Value)>>>),
-    Global(Global),
-    Array(Rc<RefCell<ArrayObj>>),
-    Dtype(Rc<RefCell<DtypeObj>>),
+#[derive(Debug)]
+enum Obj {
+    Tuple(Vec<Value>),
+    List(Vec<Value>),
+    Array(ArrayObj),
+    Dtype(DtypeObj),
 }
 
 impl Value {
@@ -173,7 +182,6 @@ impl Value {
             Value::Bytes(_) => "bytes",
             Value::Tuple(_) => "tuple",
             Value::List(_) => "list",
-            Value::Dict(_) => "dict",
             Value::Global(_) => "global",
             Value::Array(_) => "ndarray",
             Value::Dtype(_) => "dtype",
@@ -196,6 +204,7 @@ struct Machine<'a> {
     stack: Vec<Value>,
     marks: Vec<usize>,
     memo: HashMap<u32, Value>,
+    objects: Vec<Obj>,
 }
 
 impl<'a> Machine<'a> {
@@ -269,6 +278,26 @@ impl<'a> Machine<'a> {
         self.stack.last().ok_or_else(|| self.err("empty stack"))
     }
 
+    fn alloc(&mut self, obj: Obj) -> usize {
+        self.objects.push(obj);
+        self.objects.len() - 1
+    }
+
+    fn push_tuple(&mut self, items: Vec<Value>) {
+        let id = self.alloc(Obj::Tuple(items));
+        self.stack.push(Value::Tuple(id));
+    }
+
+    fn tuple(&self, v: &Value) -> Option<&[Value]> {
+        match v {
+            Value::Tuple(id) => match &self.objects[*id] {
+                Obj::Tuple(items) => Some(items),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     fn bytes(&mut self, n: usize) -> Result<Value> {
         Ok(Value::Bytes(Rc::new(self.take(n)?.to_vec())))
     }
@@ -313,17 +342,33 @@ impl<'a> Machine<'a> {
         Ok(())
     }
 
+    fn shape(&self, shape: &Value) -> Result<Vec<usize>> {
+        let items = self
+            .tuple(shape)
+            .ok_or_else(|| self.err("ndarray shape must be a tuple"))?;
+        items
+            .iter()
+            .map(|d| match d {
+                Value::Int(n) if *n >= 0 => Ok(*n as usize),
+                _ => Err(self.err("ndarray shape must hold non-negative ints")),
+            })
+            .collect()
+    }
+
     fn reduce(&mut self, callable: Value, args: Value) -> Result<Value> {
-        let Value::Tuple(args) = args else {
-            return Err(self.err(format!(
-                "REDUCE arguments must be a tuple, found {}",
-                args.kind()
-            )));
-        };
+        let args = self
+            .tuple(&args)
+            .ok_or_else(|| {
+                self.err(format!(
+                    "REDUCE arguments must be a tuple, found {}",
+                    args.kind()
+                ))
+            })?
+            .to_vec();
         match callable {
             Value::Global(Global::Reconstruct) => match args.first() {
                 Some(Value::Global(Global::NdArray)) => {
-                    Ok(Value::Array(Rc::new(RefCell::new(ArrayObj::default()))))
+                    Ok(Value::Array(self.alloc(Obj::Array(ArrayObj::default()))))
                 }
                 _ => Err(self.err("_reconstruct may only build numpy.ndarray")),
             },
@@ -336,20 +381,21 @@ impl<'a> Machine<'a> {
                     return Err(self.err("only C-ordered buffers are supported"));
                 }
                 let shape = self.shape(shape)?;
-                Ok(Value::Array(Rc::new(RefCell::new(ArrayObj {
+                let array = ArrayObj {
                     built: true,
                     shape,
-                    dtype: Some(dtype.clone()),
+                    dtype: Some(*dtype),
                     bytes: Some(data.clone()),
                     objects: None,
-                }))))
+                };
+                Ok(Value::Array(self.alloc(Obj::Array(array))))
             }
             Value::Global(Global::Dtype) => {
                 let descr = args
                     .first()
                     .and_then(Value::text)
                     .ok_or_else(|| self.err("dtype() needs a descriptor string"))?;
-                Ok(Value::Dtype(Rc::new(RefCell::new(DtypeObj {
+                Ok(Value::Dtype(self.alloc(Obj::Dtype(DtypeObj {
                     descr,
                     byte_order: None,
                 }))))
@@ -379,40 +425,33 @@ impl<'a> Machine<'a> {
         }
     }
 
-    fn shape(&self, shape: &Value) -> Result<Vec<usize>> {
-        let Value::Tuple(shape) = shape else {
-            return Err(self.err("ndarray shape must be a tuple"));
-        };
-        shape
-            .iter()
-            .map(|d| match d {
-                Value::Int(n) if *n >= 0 => Ok(*n as usize),
-                _ => Err(self.err("ndarray shape must hold non-negative ints")),
-            })
-            .collect()
-    }
-
     fn build(&mut self, target: &Value, state: Value) -> Result<()> {
-        match target {
-            Value::Dtype(d) => {
-                let Value::Tuple(t) = state else {
-                    return Err(self.err("dtype state must be a tuple"));
-                };
-                let order = t
+        let fields = self
+            .tuple(&state)
+            .ok_or_else(|| {
+                self.err(format!(
+                    "BUILD state must be a tuple, found {}",
+                    state.kind()
+                ))
+            })?
+            .to_vec();
+        match *target {
+            Value::Dtype(id) => {
+                let order = fields
                     .get(1)
                     .and_then(Value::text)
                     .and_then(|s| s.chars().next());
-                d.borrow_mut().byte_order = order;
+                if let Obj::Dtype(d) = &mut self.objects[id] {
+                    d.byte_order = order;
+                }
                 Ok(())
             }
-            Value::Array(a) => {
-                let Value::Tuple(t) = state else {
-                    return Err(self.err("ndarray state must be a tuple"));
-                };
-                let [_version, shape, dtype, fortran, data] = t.as_slice() else {
-                    return Err(
-                        self.err(format!("ndarray state has {} fields, expected 5", t.len()))
-                    );
+            Value::Array(id) => {
+                let [_version, shape, dtype, fortran, data] = fields.as_slice() else {
+                    return Err(self.err(format!(
+                        "ndarray state has {} fields, expected 5",
+                        fields.len()
+                    )));
                 };
                 let dims = self.shape(shape)?;
                 let Value::Dtype(dtype) = dtype else {
@@ -421,23 +460,39 @@ impl<'a> Machine<'a> {
                 if matches!(fortran, Value::Bool(true)) {
                     return Err(self.err("Fortran-ordered arrays are not supported"));
                 }
-                let mut arr = a.borrow_mut();
-                arr.built = true;
-                arr.shape = dims;
-                arr.dtype = Some(dtype.clone());
-                match data {
-                    Value::Bytes(b) => arr.bytes = Some(b.clone()),
-                    Value::List(l) => arr.objects = Some(l.borrow().clone()),
+                let (bytes, objects) = match data {
+                    Value::Bytes(b) => (Some(b.clone()), None),
+                    Value::List(l) => (None, Some(*l)),
                     other => {
                         return Err(self.err(format!(
                             "ndarray data must be bytes or a list, found {}",
                             other.kind()
                         )));
                     }
+                };
+                if let Obj::Array(a) = &mut self.objects[id] {
+                    *a = ArrayObj {
+                        built: true,
+                        shape: dims,
+                        dtype: Some(*dtype),
+                        bytes,
+                        objects,
+                    };
                 }
                 Ok(())
             }
-            other => Err(self.err(format!("BUILD on a {} is not allowed", other.kind()))),
+            ref other => Err(self.err(format!("BUILD on a {} is not allowed", other.kind()))),
+        }
+    }
+
+    fn list_mut(&mut self, target: &Value, op: &str) -> Result<&mut Vec<Value>> {
+        let err = self.err(format!("{op} to a non-list"));
+        match *target {
+            Value::List(id) => match &mut self.objects[id] {
+                Obj::List(items) => Ok(items),
+                _ => Err(err),
+            },
+            _ => Err(err),
         }
     }
 
@@ -559,10 +614,10 @@ impl<'a> Machine<'a> {
                     self.stack.push(v);
                 }
                 b'(' => self.marks.push(self.stack.len()),
-                b')' => self.stack.push(Value::Tuple(Rc::new(Vec::new()))),
+                b')' => self.push_tuple(Vec::new()),
                 b't' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::Tuple(Rc::new(items)));
+                    self.push_tuple(items);
                 }
                 0x85..=0x87 => {
                     let n = (op - 0x84) as usize;
@@ -571,53 +626,32 @@ impl<'a> Machine<'a> {
                         items.push(self.pop()?);
                     }
                     items.reverse();
-                    self.stack.push(Value::Tuple(Rc::new(items)));
+                    self.push_tuple(items);
                 }
-                b']' => self
-                    .stack
-                    .push(Value::List(Rc::new(RefCell::new(Vec::new())))),
+                b']' => {
+                    let id = self.alloc(Obj::List(Vec::new()));
+                    self.stack.push(Value::List(id));
+                }
                 b'l' => {
                     let items = self.pop_mark()?;
-                    self.stack.push(Value::List(Rc::new(RefCell::new(items))));
+                    let id = self.alloc(Obj::List(items));
+                    self.stack.push(Value::List(id));
                 }
                 b'a' => {
                     let v = self.pop()?;
-                    let Value::List(l) = self.top()? else {
-                        return Err(self.err("APPEND to a non-list"));
-                    };
-                    l.borrow_mut().push(v);
+                    let target = self.top()?.clone();
+                    let list = self.list_mut(&target, "APPEND")?;
+                    list.push(v);
+                    let n = list.len();
+                    check_len(self, n)?;
                 }
                 b'e' => {
                     let items = self.pop_mark()?;
-                    let Value::List(l) = self.top()? else {
-                        return Err(self.err("APPENDS to a non-list"));
-                    };
-                    check_len(self, l.borrow().len() + items.len())?;
-                    l.borrow_mut().extend(items);
-                }
-                b'}' => self
-                    .stack
-                    .push(Value::Dict(Rc::new(RefCell::new(Vec::new())))),
-                b's' => {
-                    let v = self.pop()?;
-                    let k = self.pop()?;
-                    let Value::Dict(d) = self.top()? else {
-                        return Err(self.err("SETITEM on a non-dict"));
-                    };
-                    d.borrow_mut().push((k, v));
-                }
-                b'u' => {
-                    let items = self.pop_mark()?;
-                    if items.len() % 2 != 0 {
-                        return Err(self.err("SETITEMS with an odd number of items"));
-                    }
-                    let Value::Dict(d) = self.top()? else {
-                        return Err(self.err("SETITEMS on a non-dict"));
-                    };
-                    let mut it = items.into_iter();
-                    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-                        d.borrow_mut().push((k, v));
-                    }
+                    let target = self.top()?.clone();
+                    let list = self.list_mut(&target, "APPENDS")?;
+                    list.extend(items);
+                    let n = list.len();
+                    check_len(self, n)?;
                 }
                 b'R' => {
                     let args = self.pop()?;
@@ -642,6 +676,45 @@ impl<'a> Machine<'a> {
             }
         }
     }
+
+    fn numeric_array(&self, arr: &ArrayObj) -> Result<NumericArray> {
+        let err = |reason: String| Error::Pickle {
+            offset: self.pos,
+            reason,
+        };
+        let d = match arr.dtype.map(|id| &self.objects[id]) {
+            Some(Obj::Dtype(d)) => d,
+            _ => return Err(err("array without dtype".into())),
+        };
+        let element = ElementType::parse(&d.descr).ok_or_else(|| Error::Dtype {
+            expected: "a numeric dtype (i1, i2, i4, i8, u1, u2, f4, f8)".into(),
+            found: d.descr.clone(),
+        })?;
+        let data = arr
+            .bytes
+            .as_ref()
+            .ok_or_else(|| err("numeric array without a data buffer".into()))?;
+        let count = arr
+            .shape
+            .iter()
+            .try_fold(1usize, |acc, &n| acc.checked_mul(n))
+            .ok_or_else(|| err(format!("shape {:?} overflows", arr.shape)))?;
+        if count.checked_mul(element.size()) != Some(data.len()) {
+            return Err(err(format!(
+                "shape {:?} of {} needs {} bytes, data has {}",
+                arr.shape,
+                element.code(),
+                count.saturating_mul(element.size()),
+                data.len()
+            )));
+        }
+        Ok(NumericArray {
+            shape: arr.shape.clone(),
+            element,
+            big_endian: d.byte_order == Some('>'),
+            data: data.to_vec(),
+        })
+    }
 }
 
 fn check_len(m: &Machine, n: usize) -> Result<()> {
@@ -649,43 +722,6 @@ fn check_len(m: &Machine, n: usize) -> Result<()> {
         return Err(m.err(format!("list of {n} items exceeds {MAX_OBJECT_ELEMENTS}")));
     }
     Ok(())
-}
-
-fn numeric_array(arr: &ArrayObj) -> Result<NumericArray> {
-    let err = |reason: String| Error::Pickle { offset: 0, reason };
-    let dtype = arr
-        .dtype
-        .as_ref()
-        .ok_or_else(|| err("array without dtype".into()))?;
-    let d = dtype.borrow();
-    let element = ElementType::parse(&d.descr).ok_or_else(|| Error::Dtype {
-        expected: "a numeric dtype (i1, i2, i4, i8, u1, u2, f4, f8)".into(),
-        found: d.descr.clone(),
-    })?;
-    let data = arr
-        .bytes
-        .as_ref()
-        .ok_or_else(|| err("numeric array without a data buffer".into()))?;
-    let count = arr
-        .shape
-        .iter()
-        .try_fold(1usize, |acc, &n| acc.checked_mul(n))
-        .ok_or_else(|| err(format!("shape {:?} overflows", arr.shape)))?;
-    if count.checked_mul(element.size()) != Some(data.len()) {
-        return Err(err(format!(
-            "shape {:?} of {} needs {} bytes, data has {}",
-            arr.shape,
-            element.code(),
-            count.saturating_mul(element.size()),
-            data.len()
-        )));
-    }
-    Ok(NumericArray {
-        shape: arr.shape.clone(),
-        element,
-        big_endian: d.byte_order == Some('>'),
-        data: data.to_vec(),
-    })
 }
 
 /// Unpickles a numpy object array whose elements are numeric arrays (the body of an
@@ -697,34 +733,46 @@ pub fn read_object_array(pickle: &[u8]) -> Result<Vec<NumericArray>> {
         stack: Vec::new(),
         marks: Vec::new(),
         memo: HashMap::new(),
+        objects: Vec::new(),
     };
     let top = m.run()?;
-    let Value::Array(outer) = top else {
-        return Err(Error::Pickle {
-            offset: m.pos,
-            reason: format!("expected a numpy.ndarray, found {}", top.kind()),
-        });
+    let err = |reason: String| Error::Pickle {
+        offset: m.pos,
+        reason,
     };
-    let outer = outer.borrow();
-    let objects = outer.objects.as_ref().ok_or_else(|| Error::Dtype {
-        expected: "an object array (|O) of drawings".into(),
-        found: outer
-            .dtype
-            .as_ref()
-            .map(|d| d.borrow().descr.clone())
-            .unwrap_or_default(),
-    })?;
-    objects
+    let Value::Array(outer) = top else {
+        return Err(err(format!(
+            "expected a numpy.ndarray, found {}",
+            top.kind()
+        )));
+    };
+    let Obj::Array(outer) = &m.objects[outer] else {
+        return Err(err("corrupt object table".into()));
+    };
+    let items = match outer.objects.map(|id| &m.objects[id]) {
+        Some(Obj::List(items)) => items,
+        _ => {
+            let found = match outer.dtype.map(|id| &m.objects[id]) {
+                Some(Obj::Dtype(d)) => d.descr.clone(),
+                _ => String::new(),
+            };
+            return Err(Error::Dtype {
+                expected: "an object array (|O) of drawings".into(),
+                found,
+            });
+        }
+    };
+    items
         .iter()
         .map(|v| match v {
-            Value::Array(a) if a.borrow().built => numeric_array(&a.borrow()),
-            other => Err(Error::Pickle {
-                offset: m.pos,
-                reason: format!(
-                    "object array element is a {}, expected a numeric ndarray",
-                    other.kind()
-                ),
-            }),
+            Value::Array(id) => match &m.objects[*id] {
+                Obj::Array(a) if a.built => m.numeric_array(a),
+                _ => Err(err("object array element is an unbuilt ndarray".into())),
+            },
+            other => Err(err(format!(
+                "object array element is a {}, expected a numeric ndarray",
+                other.kind()
+            ))),
         })
         .collect()
 }

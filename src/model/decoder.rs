@@ -124,6 +124,14 @@ impl Decoder {
         x: &Tensor,
         dropout_keep: Option<f32>,
     ) -> Result<DecoderState> {
+        let (b, w) = x.dims2()?;
+        if w != STROKE_WIDTH {
+            return Err(Error::Shape {
+                what: "decoder input".into(),
+                expected: vec![b, STROKE_WIDTH],
+                found: vec![b, w],
+            });
+        }
         Ok(DecoderState {
             cell: self.cell.step(x, &state.cond, &state.cell, dropout_keep)?,
             cond: state.cond.clone(),

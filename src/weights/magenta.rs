@@ -320,6 +320,6 @@ pub fn write(file: &ModelFile) -> Result<(Vec<u8>, ExportReport)> {
         "max_seq_len": file.info.max_seq_len,
     });
     let json = serde_json::to_vec(&serde_json::json!([info, shapes, blobs]))
-        .map_err(|e| Error::Json(e.to_string()))?;
+        .map_err(|e| err(e.to_string()))?;
     Ok((json, report))
 }

@@ -86,7 +86,7 @@ pub fn write(file: &ModelFile) -> Result<Vec<u8>> {
         (VERSION_KEY.to_string(), FORMAT_VERSION.to_string()),
         (
             INFO_KEY.to_string(),
-            serde_json::to_string(&file.info).map_err(|e| Error::Json(e.to_string()))?,
+            serde_json::to_string(&file.info).map_err(|e| Error::ModelFile(e.to_string()))?,
         ),
     ]);
     safetensors::serialize(views, Some(meta)).map_err(|e| err(e.to_string()))
