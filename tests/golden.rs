@@ -28,6 +28,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+mod common;
+
 const TOLERANCE: f64 = 1e-4;
 /// Perturbation of one input value used to find the chaos horizon.
 const PERTURBATION: f32 = 1e-7;
@@ -43,11 +45,11 @@ fn root() -> PathBuf {
 
 #[test]
 fn trace_matches_magenta_js_for_every_shared_model() {
-    let models = root().join("../shared/models/magenta");
-    let Ok(dir) = std::fs::read_dir(&models) else {
-        eprintln!("skipping: {} not found", models.display());
+    let Some(shared) = common::shared_dir() else {
         return;
     };
+    let models = shared.join("models/magenta");
+    let dir = std::fs::read_dir(&models).unwrap_or_else(|e| panic!("{}: {e}", models.display()));
     let mut names: Vec<String> = dir
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
         .filter(|n| n.ends_with(".gen.json"))

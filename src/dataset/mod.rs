@@ -41,7 +41,7 @@ pub fn scale_factor(drawings: &[Drawing]) -> Result<f32> {
     }
     let mean = sum / n;
     let sd = (sum2 / n - mean * mean).max(0.0).sqrt();
-    if !(sd > 0.0) {
+    if sd.is_nan() || sd <= 0.0 {
         return Err(Error::invalid_argument(
             "scale factor",
             "all offsets are equal",
