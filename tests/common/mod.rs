@@ -13,7 +13,10 @@ pub fn shared_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!("skipping: {} not found (set SKETCH_RNN_SHARED; see README)", dir.display());
+        eprintln!(
+            "skipping: {} not found (set SKETCH_RNN_SHARED; see README)",
+            dir.display()
+        );
         None
     }
 }

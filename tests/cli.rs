@@ -1,0 +1,199 @@
+//! The `sketch-rnn` binary: VAE tracing, conversions, sampling and info.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use candle_core::Device;
+use sketch_rnn::model::{CellKind, HParams, SketchRnn};
+use sketch_rnn::weights::{ModelFile, ModelInfo, magenta};
+
+mod common;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sketch-rnn"))
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sketch-rnn-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn write_vae(path: &Path) {
+    let hp = HParams {
+        enc_size: 16,
+        dec_size: 32,
+        z_size: 8,
+        num_mixtures: 20,
+        cell: CellKind::Lstm,
+        recurrent_dropout_keep: 1.0,
+        latent_tanh: false,
+    };
+    let vm = candle_nn::VarMap::new();
+    SketchRnn::init(&hp, &vm, &Device::Cpu, 3).unwrap();
+    let info = ModelInfo {
+        name: "tiny-vae".into(),
+        scale_factor: 20.0,
+        max_seq_len: 40,
+        hparams: hp,
+    };
+    let (json, _) = magenta::write(&ModelFile::from_varmap(info, &vm).unwrap()).unwrap();
+    std::fs::write(path, json).unwrap();
+}
+
+#[test]
+fn vae_trace_with_z_equals_trace_with_the_encoded_drawing() {
+    let vae = tmp("tiny.vae.json");
+    write_vae(&vae);
+    let drawing = tmp("drawing.json");
+    std::fs::write(
+        &drawing,
+        "[[0.5,0.1,1,0,0],[0.2,-0.3,1,0,0],[0.1,0.4,0,1,0]]",
+    )
+    .unwrap();
+    let input = tmp("input.json");
+    std::fs::write(&input, "[[0,0,1,0,0],[0.5,0.1,1,0,0],[0.2,-0.3,1,0,0]]").unwrap();
+    let by_encoding = run(bin()
+        .arg("trace")
+        .arg("--model")
+        .arg(&vae)
+        .arg("--input")
+        .arg(&input)
+        .arg("--strokes-to-encode")
+        .arg(&drawing));
+    let file = ModelFile::from_bytes(&std::fs::read(&vae).unwrap()).unwrap();
+    let model = file.build(&Device::Cpu).unwrap();
+    let (mu, _) = model
+        .encode(&[
+            [0.5, 0.1, 1., 0., 0.],
+            [0.2, -0.3, 1., 0., 0.],
+            [0.1, 0.4, 0., 1., 0.],
+        ])
+        .unwrap();
+    let by_z = run(bin()
+        .arg("trace")
+        .arg("--model")
+        .arg(&vae)
+        .arg("--input")
+        .arg(&input)
+        .arg("--z")
+        .arg(serde_json::to_string(&mu).unwrap()));
+    assert_eq!(by_encoding, by_z);
+    let v: serde_json::Value = serde_json::from_str(&by_z).unwrap();
+    assert_eq!(v["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(v["steps"][0]["pi"].as_array().unwrap().len(), 20);
+    // a VAE without a latent is refused with a clear message
+    let out = bin()
+        .arg("trace")
+        .arg("--model")
+        .arg(&vae)
+        .arg("--input")
+        .arg(&input)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--z or --strokes-to-encode"));
+}
+
+#[test]
+fn magenta_json_to_safetensors_and_back() {
+    let vae = tmp("conv.vae.json");
+    write_vae(&vae);
+    let st = tmp("conv.safetensors");
+    let back = tmp("back.vae.json");
+    run(bin().arg("convert").arg(&vae).arg(&st));
+    run(bin().arg("convert").arg(&st).arg(&back));
+    // int16 weights survive f32 and back exactly
+    let a: serde_json::Value = serde_json::from_slice(&std::fs::read(&vae).unwrap()).unwrap();
+    let b: serde_json::Value = serde_json::from_slice(&std::fs::read(&back).unwrap()).unwrap();
+    assert_eq!(a[1], b[1]);
+    assert_eq!(a[2], b[2]);
+    let info = run(bin().arg("info").arg(&st));
+    assert!(
+        info.contains("tiny-vae") && info.contains("encoder.forward.w_xh"),
+        "{info}"
+    );
+}
+
+#[test]
+fn ndjson_to_npz_to_ndjson() {
+    let nd = tmp("cats.ndjson");
+    std::fs::write(
+        &nd,
+        concat!(
+            r#"{"word":"cat","recognized":true,"drawing":[[[0,10,20,30],[0,1,0,1],[0,1,2,3]],[[5,6],[5,9],[4,5]]]}"#,
+            "\n",
+            r#"{"word":"cat","recognized":false,"drawing":[[[1,2],[3,4]]]}"#,
+            "\n",
+            r#"{"word":"dog","recognized":true,"drawing":[[[0,40],[0,40]]]}"#,
+            "\n",
+            r#"{"word":"cat","recognized":true,"drawing":[[[9,19],[9,0]]]}"#,
+            "\n"
+        ),
+    )
+    .unwrap();
+    let npz = tmp("cats.npz");
+    let out = bin()
+        .arg("convert")
+        .arg(&nd)
+        .arg(&npz)
+        .args(["--word", "cat", "--recognized-only"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = sketch_rnn::dataset::read_npz(&std::fs::read(&npz).unwrap()).unwrap();
+    assert_eq!(s.train.len(), 2);
+    assert_eq!(s.train[1], vec![[9.0, 9.0, 0.0], [10.0, -9.0, 1.0]]);
+    let back = tmp("back.ndjson");
+    run(bin()
+        .arg("convert")
+        .arg(&npz)
+        .arg(&back)
+        .args(["--word", "cat"]));
+    let again =
+        sketch_rnn::dataset::ndjson::read_ndjson(&std::fs::read(&back).unwrap(), 0.0).unwrap();
+    assert_eq!(
+        again.iter().map(|d| d.strokes.clone()).collect::<Vec<_>>(),
+        s.train
+    );
+}
+
+#[test]
+fn sample_writes_svg_and_png() {
+    let vae = tmp("sample.vae.json");
+    write_vae(&vae);
+    let prefix = tmp("grid");
+    run(bin()
+        .arg("sample")
+        .arg("--model")
+        .arg(&vae)
+        .args(["-n", "4", "--cols", "2", "-o"])
+        .arg(&prefix));
+    let svg = std::fs::read_to_string(prefix.with_extension("svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("<path"));
+    let png = std::fs::read(prefix.with_extension("png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+}
+
+#[test]
+fn info_on_aaron_sheep() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let out = run(bin().arg("info").arg(shared.join("data/aaron_sheep.npz")));
+    assert!(out.contains("train:   7400 drawings"), "{out}");
+}
