@@ -20,3 +20,5 @@ pub mod stroke;
 pub mod weights;
 
 pub use error::{Error, Result};
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;

@@ -326,3 +326,72 @@ fn old_magenta_vae_versions_apply_tanh_to_z() {
         first_steps(&model, Some(&[80.0; 8]))
     );
 }
+
+/// The fused LSTM ops and their hand-written backward passes against candle's
+/// autograd of the unfused formula (forward and gradients within 1e-5).
+#[test]
+fn fused_lstm_matches_autograd_of_the_formula() {
+    use candle_core::Var;
+    use sketch_rnn::model::fused::{CellOutput, CellState};
+    let dev = Device::Cpu;
+    let mut rng = sketch_rnn::rng::SketchRng::new(17);
+    let mut randn = |shape: (usize, usize), s: f32| {
+        let v: Vec<f32> = (0..shape.0 * shape.1).map(|_| s * rng.normal()).collect();
+        Tensor::from_vec(v, shape, &dev).unwrap()
+    };
+    let (b, h) = (3, 5);
+    let gates = Var::from_tensor(&randn((b, 4 * h), 1.5)).unwrap();
+    let c = Var::from_tensor(&randn((b, h), 1.0)).unwrap();
+    let mask = randn((b, h), 1.0)
+        .ge(0.0)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap()
+        .affine(1.0 / 0.9, 0.0)
+        .unwrap();
+    let (wc, wh) = (randn((b, h), 1.0), randn((b, h), 1.0));
+    // fused
+    let c1 = gates
+        .as_tensor()
+        .apply_op3(c.as_tensor(), &mask, CellState)
+        .unwrap();
+    let h1 = c1.apply_op2(gates.as_tensor(), CellOutput).unwrap();
+    let loss1 = ((&c1 * &wc).unwrap().sum_all().unwrap() + (&h1 * &wh).unwrap().sum_all().unwrap())
+        .unwrap();
+    let g1 = loss1.backward().unwrap();
+    // unfused reference
+    let g = gates.as_tensor();
+    let sig = |t: &Tensor| candle_nn::ops::sigmoid(t).unwrap();
+    let i = sig(&g.narrow(1, 0, h).unwrap());
+    let cand = g.narrow(1, h, h).unwrap().tanh().unwrap();
+    let f = sig(&(g.narrow(1, 2 * h, h).unwrap() + 1.0).unwrap());
+    let o = sig(&g.narrow(1, 3 * h, h).unwrap());
+    let c2 = ((c.as_tensor() * &f).unwrap() + (&i * &cand).unwrap().mul(&mask).unwrap()).unwrap();
+    let h2 = (c2.tanh().unwrap() * &o).unwrap();
+    let loss2 = ((&c2 * &wc).unwrap().sum_all().unwrap() + (&h2 * &wh).unwrap().sum_all().unwrap())
+        .unwrap();
+    let g2 = loss2.backward().unwrap();
+    let close = |a: &Tensor, b: &Tensor, what: &str| {
+        let d = (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(d < 1e-5, "{what}: max |diff| {d}");
+    };
+    close(&c1, &c2, "c'");
+    close(&h1, &h2, "h'");
+    close(
+        g1.get(gates.as_tensor()).unwrap(),
+        g2.get(gates.as_tensor()).unwrap(),
+        "d gates",
+    );
+    close(
+        g1.get(c.as_tensor()).unwrap(),
+        g2.get(c.as_tensor()).unwrap(),
+        "d c",
+    );
+}

@@ -12,7 +12,9 @@ want=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print
 have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
 if [ "$have" != "$want" ]; then
   echo "setup: installing wasm-bindgen-cli $want (found '${have:-none}')"
-  cargo install wasm-bindgen-cli --version "$want" --locked
+  # --locked pins the CLI's own dependencies; when one of them is no longer on the
+  # registry (it happened with webpki-roots), fall back to a fresh resolution.
+  cargo install wasm-bindgen-cli --version "$want" --locked || cargo install wasm-bindgen-cli --version "$want"
 fi
 
 # 3. Debian's Chromium for the browser tests.

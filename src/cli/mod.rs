@@ -1,5 +1,7 @@
 //! Command-line interface (native only).
 
+mod train;
+
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -63,6 +65,10 @@ enum Command {
         #[arg(long)]
         strokes_to_encode: Option<PathBuf>,
     },
+    /// Train a model on sketch-rnn .npz files.
+    Train(Box<train::TrainArgs>),
+    /// Print a model's losses on a data split (per-timestep, normalised units).
+    Eval(train::EvalArgs),
     /// Convert: .ndjson <-> .npz, and Magenta .json <-> .safetensors (by extension).
     Convert {
         input: PathBuf,
@@ -96,6 +102,11 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info { file } => info(&file),
+        Command::Train(a) => {
+            train::set_threads(a.threads);
+            train::train(*a)
+        }
+        Command::Eval(a) => train::eval(a),
         Command::Sample {
             model,
             n,

@@ -19,6 +19,7 @@ use candle_core::{D, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::error::{Error, Result};
+use crate::model::fused;
 use crate::model::linear::Dense;
 
 /// Added to the forget gate's pre-activation (TensorFlow's `forget_bias`, Magenta's 1.0).
@@ -33,6 +34,48 @@ pub const HYPER_EMBEDDING: usize = 32;
 pub const HYPER_INIT_GAMMA: f64 = 0.10;
 /// Number of LSTM gates.
 pub const GATES: usize = 4;
+
+/// Recurrent dropout for training: keep probability and the seeded generator
+/// that draws the masks, so training is reproducible.
+pub struct Dropout<'a> {
+    pub keep: f32,
+    pub rng: &'a mut crate::rng::SketchRng,
+}
+
+/// One step's dropout masks (`[B, units]`, entries 0 or 1/keep).
+#[derive(Debug, Clone)]
+pub struct DropoutMask {
+    pub main: Tensor,
+    pub hyper: Option<Tensor>,
+}
+
+impl Dropout<'_> {
+    fn mask(&mut self, batch: usize, units: usize, device: &candle_core::Device) -> Result<Tensor> {
+        let scale = 1.0 / self.keep;
+        let v: Vec<f32> = (0..batch * units)
+            .map(|_| {
+                if self.rng.uniform() < self.keep {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Ok(Tensor::from_vec(v, (batch, units), device)?)
+    }
+
+    /// Fresh masks for one step of `cell` on a batch of `batch`.
+    pub fn masks(&mut self, cell: &Cell, batch: usize) -> Result<DropoutMask> {
+        let device = cell.weights().w_hh.device().clone();
+        Ok(DropoutMask {
+            main: self.mask(batch, cell.units(), &device)?,
+            hyper: match cell.hyper_units() {
+                Some(hu) => Some(self.mask(batch, hu, &device)?),
+                None => None,
+            },
+        })
+    }
+}
 
 /// Which recurrent cell a decoder uses (paper section 3.3 and Magenta's `dec_model`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -103,6 +146,12 @@ impl CellState {
 pub struct Conditioning {
     /// `[B or 1, 4·units]`, added to the stroke inputs' projection every step.
     pub main: Tensor,
+    /// The rows of `W_xh` for the per-step inputs, `[step_inputs, 4·units]`, sliced
+    /// once per sequence (slicing a weight inside the time loop costs a full-size
+    /// zero fill per step in the backward pass).
+    pub x_weight: Tensor,
+    /// For a HyperLSTM: the hyper cell's `W_xh` rows for the step inputs and for `h`.
+    pub hyper_weights: Option<(Tensor, Tensor)>,
     /// Same for the hyper cell of a HyperLSTM.
     pub hyper: Option<Tensor>,
 }
@@ -179,38 +228,30 @@ impl LstmWeights {
             )?,
         })
     }
-
-    /// `x·W_x` for the per-step inputs `x: [B, step_inputs]`.
-    fn project_step(&self, x: &Tensor) -> Result<Tensor> {
-        let n = x.dim(1)?;
-        Ok(x.matmul(&self.w_xh.narrow(0, 0, n)?)?)
-    }
 }
 
-/// `c' = c·σ(f + 1) + σ(i)·g`, `h' = tanh(norm(c'))·σ(o)` from the four gate pre-activations.
+/// `c' = c·σ(f + 1) + σ(i)·tanh(g)·m`, `h' = tanh(norm(c'))·σ(o)` from the four gate
+/// pre-activations `[B, 4H]`, with the fused ops of [`crate::model::fused`].
 fn lstm_update(
     gates: &Tensor,
     c: &Tensor,
-    units: usize,
-    dropout_keep: Option<f32>,
+    dropout: Option<&Tensor>,
     ln_c: Option<&LayerNorm>,
 ) -> Result<(Tensor, Tensor)> {
-    let i = gates.narrow(1, 0, units)?;
-    let g = gates.narrow(1, units, units)?;
-    let f = gates.narrow(1, 2 * units, units)?;
-    let o = gates.narrow(1, 3 * units, units)?;
-    let mut g = g.tanh()?;
-    if let Some(keep) = dropout_keep {
-        // Recurrent dropout on the candidate (Semeniuta et al. 2016, used by sketch-rnn).
-        g = candle_nn::ops::dropout(&g, 1.0 - keep)?;
-    }
-    let forget = candle_nn::ops::sigmoid(&(f + FORGET_BIAS)?)?;
-    let c_new = (c.broadcast_mul(&forget)? + candle_nn::ops::sigmoid(&i)?.mul(&g)?)?;
-    let c_out = match ln_c {
-        Some(ln) => ln.forward(&c_new, 1)?,
-        None => c_new.clone(),
+    let gates = gates.contiguous()?;
+    let c = c.contiguous()?;
+    let mask = match dropout {
+        Some(m) => m.contiguous()?,
+        None => c.ones_like()?,
     };
-    let h_new = c_out.tanh()?.mul(&candle_nn::ops::sigmoid(&o)?)?;
+    let c_new = gates.apply_op3(&c, &mask, fused::CellState)?;
+    let h_new = match ln_c {
+        None => c_new.apply_op2(&gates, fused::CellOutput)?,
+        Some(ln) => ln
+            .forward(&c_new, 1)?
+            .contiguous()?
+            .apply_op2(&gates, fused::CellOutput)?,
+    };
     Ok((c_new, h_new))
 }
 
@@ -421,7 +462,8 @@ impl Cell {
         // A HyperLSTM adds its bias after scaling the input projection.
         let with_bias = self.kind() != CellKind::Hyper;
         let main = self.weights().condition(step_inputs, constant, with_bias)?;
-        let hyper = match self {
+        let x_weight = self.weights().w_xh.narrow(0, 0, step_inputs)?;
+        let (hyper, hyper_weights) = match self {
             Cell::Hyper { hyper, weights, .. } => {
                 let in_total = weights.w_xh.dim(0)?;
                 let hw = LstmWeights {
@@ -430,30 +472,39 @@ impl Cell {
                     bias: hyper.bias.clone(),
                     units: hyper.units,
                 };
-                Some(hw.condition(step_inputs, constant, true)?)
+                let rows = (
+                    hyper.w_xh.narrow(0, 0, step_inputs)?,
+                    hyper.w_xh.narrow(0, in_total, weights.units)?,
+                );
+                (Some(hw.condition(step_inputs, constant, true)?), Some(rows))
             }
-            _ => None,
+            _ => (None, None),
         };
-        Ok(Conditioning { main, hyper })
+        Ok(Conditioning {
+            main,
+            x_weight,
+            hyper,
+            hyper_weights,
+        })
     }
 
     /// One step: reads the per-step inputs `x: [B, step_inputs]` (in normalised
-    /// units for strokes) and returns the next state. `dropout_keep` enables
-    /// recurrent dropout (training only).
+    /// units for strokes) and returns the next state. `dropout` (training only)
+    /// holds this step's recurrent-dropout masks.
     pub fn step(
         &self,
         x: &Tensor,
         cond: &Conditioning,
         state: &CellState,
-        dropout_keep: Option<f32>,
+        dropout: Option<&DropoutMask>,
     ) -> Result<CellState> {
         match self {
             Cell::Lstm(w) => {
-                let gates = w
-                    .project_step(x)?
+                let gates = x
+                    .matmul(&cond.x_weight)?
                     .broadcast_add(&cond.main)?
                     .add(&state.h.matmul(&w.w_hh)?)?;
-                let (c, h) = lstm_update(&gates, &state.c, w.units, dropout_keep, None)?;
+                let (c, h) = lstm_update(&gates, &state.c, dropout.map(|d| &d.main), None)?;
                 Ok(CellState { c, h, hyper: None })
             }
             Cell::LayerNorm {
@@ -461,12 +512,12 @@ impl Cell {
                 ln_all,
                 ln_c,
             } => {
-                let gates = w
-                    .project_step(x)?
+                let gates = x
+                    .matmul(&cond.x_weight)?
                     .broadcast_add(&cond.main)?
                     .add(&state.h.matmul(&w.w_hh)?)?;
                 let gates = ln_all.forward(&gates, GATES)?;
-                let (c, h) = lstm_update(&gates, &state.c, w.units, dropout_keep, Some(ln_c))?;
+                let (c, h) = lstm_update(&gates, &state.c, dropout.map(|d| &d.main), Some(ln_c))?;
                 Ok(CellState { c, h, hyper: None })
             }
             Cell::Hyper {
@@ -488,15 +539,21 @@ impl Cell {
                     Error::invalid_argument("conditioning", "a HyperLSTM needs hyper conditioning")
                 })?;
                 // hyper cell input: [x, z, h]; x and h vary per step, z is in hyper_cond.
-                let n_step = x.dim(1)?;
-                let in_total = w.w_xh.dim(0)?;
+                let (hx_w, hh_w) = cond.hyper_weights.as_ref().ok_or_else(|| {
+                    Error::invalid_argument("conditioning", "a HyperLSTM needs hyper weights")
+                })?;
                 let hyper_gates = x
-                    .matmul(&hyper.w_xh.narrow(0, 0, n_step)?)?
-                    .add(&state.h.matmul(&hyper.w_xh.narrow(0, in_total, units)?)?)?
+                    .matmul(hx_w)?
+                    .add(&state.h.matmul(hh_w)?)?
                     .broadcast_add(hyper_cond)?
                     .add(&hs.h.matmul(&hyper.w_hh)?)?;
-                let (hc, hh) = lstm_update(&hyper_gates, &hs.c, hyper.units, dropout_keep, None)?;
-                let xh = w.project_step(x)?.broadcast_add(&cond.main)?;
+                let (hc, hh) = lstm_update(
+                    &hyper_gates,
+                    &hs.c,
+                    dropout.and_then(|d| d.hyper.as_ref()),
+                    None,
+                )?;
+                let xh = x.matmul(&cond.x_weight)?.broadcast_add(&cond.main)?;
                 let hh_main = state.h.matmul(&w.w_hh)?;
                 let mut parts = Vec::with_capacity(GATES);
                 for k in 0..GATES {
@@ -509,7 +566,7 @@ impl Cell {
                     gates = gates.broadcast_add(b)?;
                 }
                 let gates = ln_all.forward(&gates, GATES)?;
-                let (c, h) = lstm_update(&gates, &state.c, units, dropout_keep, Some(ln_c))?;
+                let (c, h) = lstm_update(&gates, &state.c, dropout.map(|d| &d.main), Some(ln_c))?;
                 Ok(CellState {
                     c,
                     h,

@@ -7,7 +7,7 @@ use candle_core::Tensor;
 use candle_nn::{Init, VarBuilder};
 
 use crate::error::{Error, Result};
-use crate::model::cell::{Cell, CellKind, CellState, Conditioning};
+use crate::model::cell::{Cell, CellKind, CellState, Conditioning, DropoutMask};
 use crate::model::encoder::STROKE_WIDTH;
 use crate::model::linear::Dense;
 use crate::model::mixture::output_size;
@@ -122,7 +122,7 @@ impl Decoder {
         &self,
         state: &DecoderState,
         x: &Tensor,
-        dropout_keep: Option<f32>,
+        dropout: Option<&DropoutMask>,
     ) -> Result<DecoderState> {
         let (b, w) = x.dims2()?;
         if w != STROKE_WIDTH {
@@ -133,7 +133,7 @@ impl Decoder {
             });
         }
         Ok(DecoderState {
-            cell: self.cell.step(x, &state.cond, &state.cell, dropout_keep)?,
+            cell: self.cell.step(x, &state.cond, &state.cell, dropout)?,
             cond: state.cond.clone(),
         })
     }

@@ -13,7 +13,7 @@ use candle_core::{Device, Tensor};
 use candle_nn::{Init, VarBuilder};
 
 use crate::error::{Error, Result};
-use crate::model::cell::{Cell, CellKind, CellState};
+use crate::model::cell::{Cell, CellKind, Dropout};
 use crate::model::linear::Dense;
 use crate::stroke::Stroke5;
 
@@ -29,18 +29,6 @@ pub struct Encoder {
     pub mu: Dense,
     /// `[2·enc, Nz]`
     pub presig: Dense,
-}
-
-/// Masked step: rows whose sequence has ended keep their old state.
-fn masked(new: &CellState, old: &CellState, mask: &Tensor) -> Result<CellState> {
-    let pick = |n: &Tensor, o: &Tensor| -> Result<Tensor> {
-        Ok((n.broadcast_mul(mask)? + o.broadcast_mul(&(1.0 - mask)?)?)?)
-    };
-    Ok(CellState {
-        c: pick(&new.c, &old.c)?,
-        h: pick(&new.h, &old.h)?,
-        hyper: None,
-    })
 }
 
 impl Encoder {
@@ -77,7 +65,7 @@ impl Encoder {
         rows: &[f32],
         steps: usize,
         lengths: &[usize],
-        dropout_keep: Option<f32>,
+        mut dropout: Option<&mut Dropout>,
         device: &Device,
     ) -> Result<(Tensor, Tensor)> {
         let batch = lengths.len();
@@ -94,12 +82,20 @@ impl Encoder {
                 format!("{l} is not in 1..={steps}"),
             ));
         }
+        // Each direction runs over all steps unmasked; drawing b's final state is the
+        // one after its own last row, gathered once at the end (t = len_b − 1).
+        let last: Vec<u32> = lengths
+            .iter()
+            .enumerate()
+            .map(|(b, &len)| (b * steps + len - 1) as u32)
+            .collect();
+        let last = Tensor::from_vec(last, batch, device)?;
         let mut h = Vec::with_capacity(2);
         for (cell, reverse) in [(&self.forward, false), (&self.backward, true)] {
             let cond = cell.condition(STROKE_WIDTH, None)?;
             let mut state = cell.zero_state(batch)?;
             let mut x = vec![0f32; batch * STROKE_WIDTH];
-            let mut m = vec![0f32; batch];
+            let mut hs = Vec::with_capacity(steps);
             for t in 0..steps {
                 for (b, &len) in lengths.iter().enumerate() {
                     let src = if reverse {
@@ -112,23 +108,20 @@ impl Encoder {
                         Some(s) => {
                             let o = (b * steps + s) * STROKE_WIDTH;
                             dst.copy_from_slice(&rows[o..o + STROKE_WIDTH]);
-                            m[b] = 1.0;
                         }
-                        None => {
-                            dst.fill(0.0);
-                            m[b] = 0.0;
-                        }
+                        None => dst.fill(0.0),
                     }
                 }
                 let xt = Tensor::from_slice(&x, (batch, STROKE_WIDTH), device)?;
-                let new = cell.step(&xt, &cond, &state, dropout_keep)?;
-                state = if m.iter().all(|&v| v == 1.0) {
-                    new
-                } else {
-                    masked(&new, &state, &Tensor::from_slice(&m, (batch, 1), device)?)?
+                let mask = match dropout.as_deref_mut() {
+                    Some(d) => Some(d.masks(cell, batch)?),
+                    None => None,
                 };
+                state = cell.step(&xt, &cond, &state, mask.as_ref())?;
+                hs.push(state.h.clone());
             }
-            h.push(state.h);
+            let all = Tensor::stack(&hs, 1)?.reshape((batch * steps, cell.units()))?;
+            h.push(all.index_select(&last, 0)?);
         }
         let h = Tensor::cat(&h, 1)?;
         Ok((self.mu.forward(&h)?, self.presig.forward(&h)?))

@@ -12,6 +12,7 @@
 pub mod cell;
 pub mod decoder;
 pub mod encoder;
+pub mod fused;
 pub mod init;
 pub mod linear;
 pub mod loss;
@@ -183,13 +184,13 @@ impl SketchRnn {
     /// Teacher-forced pass over a batch. `strokes` is row-major
     /// `[B, N_max + 1, 5]` (start token first, normalised units) with real lengths
     /// `lengths`; `eps: [B, Nz]` is the noise of `z = μ + σ ε` (conditional models;
-    /// `None` uses z = μ). `dropout_keep` enables recurrent dropout.
+    /// `None` uses z = μ). `dropout` (training) enables recurrent dropout.
     pub fn forward(
         &self,
         strokes: &[f32],
         lengths: &[usize],
         eps: Option<&Tensor>,
-        dropout_keep: Option<f32>,
+        mut dropout: Option<&mut cell::Dropout>,
     ) -> Result<ForwardOutput> {
         let batch = lengths.len();
         if batch == 0 || strokes.len() % (batch * STROKE_WIDTH) != 0 {
@@ -211,7 +212,7 @@ impl SketchRnn {
                     );
                 }
                 let (mu, presig) =
-                    enc.forward(&rows, steps, lengths, dropout_keep, &self.device)?;
+                    enc.forward(&rows, steps, lengths, dropout.as_deref_mut(), &self.device)?;
                 let z = match eps {
                     Some(e) => (&mu + (&presig * 0.5)?.exp()?.mul(e)?)?,
                     None => mu.clone(),
@@ -230,7 +231,11 @@ impl SketchRnn {
                     .copy_from_slice(&strokes[o..o + STROKE_WIDTH]);
             }
             let xt = Tensor::from_slice(&x, (batch, STROKE_WIDTH), &self.device)?;
-            state = self.decoder.step(&state, &xt, dropout_keep)?;
+            let mask = match dropout.as_deref_mut() {
+                Some(d) => Some(d.masks(&self.decoder.cell, batch)?),
+                None => None,
+            };
+            state = self.decoder.step(&state, &xt, mask.as_ref())?;
             hs.push(state.cell.h.clone());
         }
         let h = Tensor::stack(&hs, 1)?.reshape((batch * steps, self.hparams.dec_size))?;

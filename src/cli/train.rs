@@ -1,0 +1,366 @@
+//! `sketch-rnn train` and `sketch-rnn eval`: the training loop, its files, and
+//! what the user watches (progress bar, metrics log, sample grids).
+//!
+//! Files in `--out DIR`:
+//! * `checkpoint.safetensors`: the latest state (written atomically: temp file,
+//!   fsync, rename); `--resume` continues from it.
+//! * `model.safetensors`: the model with the best validation loss so far.
+//! * `metrics.jsonl`: one JSON object per logged training step and evaluation.
+//! * `samples/step_NNNNNN.png`: unconditional samples as training goes.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use candle_core::Device;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use sketch_rnn::dataset::{Drawing, read_npz};
+use sketch_rnn::render::{self, Ink};
+use sketch_rnn::rng::SketchRng;
+use sketch_rnn::sample;
+use sketch_rnn::stroke;
+use sketch_rnn::train::{TrainConfig, Trainer, checkpoint, evaluate};
+use sketch_rnn::weights::native;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// sketch-rnn .npz files; several train one multi-category model.
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Output folder.
+    #[arg(long)]
+    out: PathBuf,
+    /// Hyperparameter preset: paper (Magenta's defaults) or small (laptop CPU).
+    #[arg(long, default_value = "small")]
+    preset: String,
+    /// Continue from OUT/checkpoint.safetensors.
+    #[arg(long)]
+    resume: bool,
+    /// Stop after this many steps in total.
+    #[arg(long, default_value_t = 10_000)]
+    steps: u64,
+    /// Evaluate on the validation split every N steps.
+    #[arg(long, default_value_t = 100)]
+    eval_every: u64,
+    /// Write a checkpoint every N steps.
+    #[arg(long, default_value_t = 25)]
+    save_every: u64,
+    /// Render a sample grid every N steps (0: never).
+    #[arg(long, default_value_t = 200)]
+    sample_every: u64,
+    /// Threads for tensor operations.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Model name stored in the file.
+    #[arg(long, default_value = "sketch")]
+    name: String,
+    #[arg(long)]
+    seed: Option<u64>,
+    #[arg(long)]
+    batch_size: Option<usize>,
+    #[arg(long)]
+    max_seq_len: Option<usize>,
+    #[arg(long)]
+    enc_size: Option<usize>,
+    #[arg(long)]
+    dec_size: Option<usize>,
+    /// Latent size N_z; 0 trains an unconditional (decoder-only) model.
+    #[arg(long)]
+    z_size: Option<usize>,
+    #[arg(long)]
+    num_mixtures: Option<usize>,
+    /// Decoder cell: lstm, layer_norm or hyper.
+    #[arg(long)]
+    cell: Option<String>,
+    #[arg(long)]
+    dropout_keep: Option<f32>,
+    #[arg(long)]
+    lr: Option<f64>,
+    #[arg(long)]
+    lr_decay: Option<f64>,
+    #[arg(long)]
+    min_lr: Option<f64>,
+    #[arg(long)]
+    kl_weight: Option<f64>,
+    #[arg(long)]
+    kl_weight_start: Option<f64>,
+    #[arg(long)]
+    kl_decay_rate: Option<f64>,
+    #[arg(long)]
+    kl_tolerance: Option<f64>,
+    #[arg(long)]
+    grad_clip: Option<f64>,
+    #[arg(long)]
+    random_scale: Option<f32>,
+    #[arg(long)]
+    point_drop: Option<f32>,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    #[arg(long)]
+    model: PathBuf,
+    #[arg(long, required = true, num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// train, valid or test.
+    #[arg(long, default_value = "test")]
+    split: String,
+    #[arg(long, default_value_t = 100)]
+    batch_size: usize,
+}
+
+/// Sets the number of threads candle (through rayon) uses. Must run before any tensor work.
+pub fn set_threads(n: Option<usize>) {
+    if let Some(n) = n {
+        // SAFETY: called at start-up, before any other thread exists.
+        unsafe { std::env::set_var("RAYON_NUM_THREADS", n.to_string()) };
+    }
+}
+
+fn config_of(a: &TrainArgs) -> Result<TrainConfig> {
+    let mut c = TrainConfig::preset(&a.preset)?;
+    let h = &mut c.hparams;
+    macro_rules! set {
+        ($field:expr, $opt:expr) => {
+            if let Some(v) = $opt {
+                $field = v;
+            }
+        };
+    }
+    set!(c.seed, a.seed);
+    set!(c.batch_size, a.batch_size);
+    set!(c.max_seq_len, a.max_seq_len);
+    set!(h.enc_size, a.enc_size);
+    set!(h.dec_size, a.dec_size);
+    set!(h.z_size, a.z_size);
+    set!(h.num_mixtures, a.num_mixtures);
+    set!(h.recurrent_dropout_keep, a.dropout_keep);
+    if let Some(cell) = &a.cell {
+        h.cell = cell.parse()?;
+    }
+    set!(c.learning_rate, a.lr);
+    set!(c.learning_rate_decay, a.lr_decay);
+    set!(c.min_learning_rate, a.min_lr);
+    set!(c.kl_weight, a.kl_weight);
+    set!(c.kl_weight_start, a.kl_weight_start);
+    set!(c.kl_decay_rate, a.kl_decay_rate);
+    set!(c.kl_tolerance, a.kl_tolerance);
+    set!(c.grad_clip, a.grad_clip);
+    set!(c.random_scale, a.random_scale);
+    set!(c.point_drop, a.point_drop);
+    c.validate()?;
+    Ok(c)
+}
+
+/// Concatenated splits of several npz files.
+fn load_splits(files: &[PathBuf]) -> Result<(Vec<Drawing>, Vec<Drawing>, Vec<Drawing>)> {
+    let (mut train, mut valid, mut test) = (Vec::new(), Vec::new(), Vec::new());
+    for f in files {
+        let bytes = std::fs::read(f).with_context(|| format!("reading {}", f.display()))?;
+        let s = read_npz(&bytes).map_err(|e| e.in_file(f.display().to_string()))?;
+        train.extend(s.train);
+        valid.extend(s.valid);
+        test.extend(s.test);
+    }
+    Ok((train, valid, test))
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file in the same folder,
+/// fsync, rename, then fsync of the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default()
+    ));
+    {
+        let mut f = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+fn sample_grid(tr: &Trainer, path: &Path) -> Result<()> {
+    let mut rng = SketchRng::new(1234);
+    let mut drawings = Vec::new();
+    for k in 0..16u64 {
+        let z: Option<Vec<f32>> = tr.config.hparams.conditional().then(|| {
+            (0..tr.config.hparams.z_size)
+                .map(|_| rng.normal())
+                .collect()
+        });
+        let rows = sample::generate(&tr.model, z.as_deref(), 0.4, tr.config.max_seq_len, k)?;
+        drawings.push(stroke::denormalise(
+            &stroke::stroke5_to_stroke3(&rows),
+            tr.info.scale_factor,
+        ));
+    }
+    let cells: Vec<Vec<Ink>> = drawings
+        .iter()
+        .map(|d| {
+            vec![Ink {
+                strokes: d,
+                colour: "#222",
+            }]
+        })
+        .collect();
+    std::fs::write(path, render::png::grid_png(&cells, 8, 96.0)?)?;
+    Ok(())
+}
+
+pub fn train(a: TrainArgs) -> Result<()> {
+    std::fs::create_dir_all(a.out.join("samples"))?;
+    let (train_d, valid_d, _) = load_splits(&a.data)?;
+    let device = Device::Cpu;
+    let ckpt = a.out.join("checkpoint.safetensors");
+    let mut tr = if a.resume {
+        let bytes = std::fs::read(&ckpt)
+            .with_context(|| format!("--resume: reading {}", ckpt.display()))?;
+        let tr = checkpoint::load(&bytes, &train_d, &device)
+            .map_err(|e| e.in_file(ckpt.display().to_string()))?;
+        eprintln!("resuming at step {} from {}", tr.step, ckpt.display());
+        tr
+    } else {
+        if ckpt.exists() {
+            bail!(
+                "{} exists: pass --resume to continue it, or choose another --out",
+                ckpt.display()
+            );
+        }
+        let config = config_of(&a)?;
+        Trainer::new(config, &a.name, &train_d, &device)?
+    };
+    std::fs::write(
+        a.out.join("config.json"),
+        serde_json::to_vec_pretty(&tr.config)?,
+    )?;
+    let valid = if valid_d.is_empty() {
+        None
+    } else {
+        Some(tr.dataset(&valid_d)?)
+    };
+    eprintln!(
+        "training '{}' on {} drawings (scale factor {:.3} px), {} validation; {}",
+        tr.info.name,
+        tr.train.len(),
+        tr.info.scale_factor,
+        valid.as_ref().map_or(0, |v| v.len()),
+        serde_json::to_string(&tr.config.hparams)?
+    );
+    let mut metrics = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(a.out.join("metrics.jsonl"))?;
+    let bar = ProgressBar::new(a.steps);
+    bar.set_style(ProgressStyle::with_template(
+        "{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
+    )?);
+    bar.set_position(tr.step);
+    let started = Instant::now();
+    let first = tr.step;
+    while tr.step < a.steps {
+        let t0 = Instant::now();
+        let r = tr.train_step()?;
+        let secs = t0.elapsed().as_secs_f64();
+        let rate = (tr.step - first) as f64 / started.elapsed().as_secs_f64();
+        bar.set_position(tr.step);
+        bar.set_message(format!(
+            "Ls {:.3} Lp {:.3} KL {:.3} | {:.2} s/step",
+            r.losses.ls,
+            r.losses.lp,
+            r.losses.kl,
+            1.0 / rate
+        ));
+        writeln!(
+            metrics,
+            "{}",
+            json!({"step": r.step, "split": "train", "ls": r.losses.ls, "lp": r.losses.lp, "kl": r.losses.kl,
+                   "cost": r.cost, "lr": r.learning_rate, "kl_weight": r.kl_weight, "applied": r.applied, "seconds": secs})
+        )?;
+        if !r.applied {
+            bar.println(format!("step {}: non-finite loss, update skipped", r.step));
+        }
+        let evaluate_now = tr.step % a.eval_every == 0 || tr.step == a.steps;
+        if let (true, Some(v)) = (evaluate_now, &valid) {
+            let l = tr.evaluate(v)?;
+            let score = l.reconstruction() + tr.config.kl_weight * l.kl.max(tr.config.kl_tolerance);
+            let best = tr.best_valid.is_none_or(|b| score < b);
+            writeln!(
+                metrics,
+                "{}",
+                json!({"step": tr.step, "split": "valid", "ls": l.ls, "lp": l.lp, "kl": l.kl, "lr_total": l.reconstruction(), "best": best})
+            )?;
+            bar.println(format!(
+                "step {}: valid L_R {:.4} (L_s {:.4}, L_p {:.4}) KL {:.4}{}",
+                tr.step,
+                l.reconstruction(),
+                l.ls,
+                l.lp,
+                l.kl,
+                if best { "  best so far, saved" } else { "" }
+            ));
+            if best {
+                tr.best_valid = Some(score);
+                write_atomic(
+                    &a.out.join("model.safetensors"),
+                    &native::write(&tr.model_file()?)?,
+                )?;
+            }
+        }
+        if tr.step % a.save_every == 0 || tr.step == a.steps || evaluate_now {
+            write_atomic(&ckpt, &checkpoint::save(&tr)?)?;
+        }
+        if a.sample_every > 0 && tr.step % a.sample_every == 0 {
+            sample_grid(&tr, &a.out.join(format!("samples/step_{:06}.png", tr.step)))?;
+        }
+    }
+    bar.finish();
+    if valid.is_none() {
+        write_atomic(
+            &a.out.join("model.safetensors"),
+            &native::write(&tr.model_file()?)?,
+        )?;
+    }
+    eprintln!(
+        "done: {} steps, {} skipped, in {:.0} s",
+        tr.step,
+        tr.skipped_steps,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let (model_file, model) = super::load_model(&a.model)?;
+    let (train, valid, test) = load_splits(&a.data)?;
+    let drawings = match a.split.as_str() {
+        "train" => train,
+        "valid" => valid,
+        "test" => test,
+        other => bail!("--split must be train, valid or test, found '{other}'"),
+    };
+    let ds = sketch_rnn::dataset::Dataset::new(
+        &drawings,
+        model_file.info.max_seq_len,
+        Some(model_file.info.scale_factor),
+    )?;
+    let l = evaluate(&model, &ds, a.batch_size)?;
+    println!(
+        "{}",
+        json!({"model": a.model.display().to_string(), "split": a.split, "drawings": ds.len(),
+               "lr_total": l.reconstruction(), "ls": l.ls, "lp": l.lp, "kl": l.kl})
+    );
+    Ok(())
+}

@@ -1,0 +1,376 @@
+//! Training (native only): configuration and presets, the optimiser, one
+//! training step, evaluation and checkpoints. No file I/O here: checkpoints are
+//! bytes; the CLI writes them atomically and drives the loop.
+//!
+//! The objective is Magenta's (paper section 3.2 and `model.py`):
+//!
+//! ```text
+//! cost = L_s + L_p + w_KL(step) · max(L_KL, KL_min)
+//! w_KL(step) = w_KL − (w_KL − w_KL,start) · r_KL^step        (KL annealing)
+//! lr(step)   = (lr − lr_min) · decay^step + lr_min
+//! ```
+//!
+//! with gradients clipped per value to `±grad_clip` and Adam.
+
+pub mod adam;
+pub mod checkpoint;
+
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{Augmentation, Dataset};
+use crate::error::{Error, Result};
+use crate::model::cell::{CellKind, Dropout};
+use crate::model::loss::{kl_loss, reconstruction_loss};
+use crate::model::{HParams, NUM_MIXTURES, SketchRnn};
+use crate::rng::SketchRng;
+use crate::weights::{ModelFile, ModelInfo};
+use adam::Adam;
+
+/// Seed of the latent noise used in evaluation, per drawing index, so a
+/// model's evaluation does not depend on batching or on when it runs.
+pub const EVAL_NOISE_SEED: u64 = 0x5EED_E7A1;
+
+/// Everything that defines a training run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub hparams: HParams,
+    pub batch_size: usize,
+    /// N_max: longest drawing kept; batches are padded to it.
+    pub max_seq_len: usize,
+    pub learning_rate: f64,
+    pub learning_rate_decay: f64,
+    pub min_learning_rate: f64,
+    /// Final KL weight w_KL.
+    pub kl_weight: f64,
+    pub kl_weight_start: f64,
+    pub kl_decay_rate: f64,
+    /// KL_min: the KL term is not pushed below this.
+    pub kl_tolerance: f64,
+    /// Gradients are clipped per value to ±this.
+    pub grad_clip: f64,
+    pub random_scale: f32,
+    pub point_drop: f32,
+    pub seed: u64,
+}
+
+impl TrainConfig {
+    /// Magenta's defaults (the paper's configuration).
+    pub fn paper() -> TrainConfig {
+        TrainConfig {
+            hparams: HParams {
+                enc_size: 256,
+                dec_size: 512,
+                z_size: 128,
+                num_mixtures: NUM_MIXTURES,
+                cell: CellKind::Lstm,
+                recurrent_dropout_keep: 0.9,
+                latent_tanh: false,
+            },
+            batch_size: 100,
+            max_seq_len: 250,
+            learning_rate: 1e-3,
+            learning_rate_decay: 0.9999,
+            min_learning_rate: 1e-5,
+            kl_weight: 0.5,
+            kl_weight_start: 0.01,
+            kl_decay_rate: 0.99995,
+            kl_tolerance: 0.2,
+            grad_clip: 1.0,
+            random_scale: 0.15,
+            point_drop: 0.10,
+            seed: 1,
+        }
+    }
+
+    /// A configuration for a laptop CPU: batch 64, encoder 128, decoder 256, N_z 64.
+    pub fn small() -> TrainConfig {
+        let mut c = TrainConfig::paper();
+        c.hparams.enc_size = 128;
+        c.hparams.dec_size = 256;
+        c.hparams.z_size = 64;
+        c.batch_size = 64;
+        c
+    }
+
+    /// A preset by name: `paper` or `small`.
+    pub fn preset(name: &str) -> Result<TrainConfig> {
+        match name {
+            "paper" => Ok(TrainConfig::paper()),
+            "small" => Ok(TrainConfig::small()),
+            other => Err(Error::invalid_argument(
+                "preset",
+                format!("expected paper or small, found '{other}'"),
+            )),
+        }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.hparams.validate()?;
+        let positive = [
+            ("learning_rate", self.learning_rate),
+            ("grad_clip", self.grad_clip),
+            ("learning_rate_decay", self.learning_rate_decay),
+            ("kl_decay_rate", self.kl_decay_rate),
+        ];
+        for (name, v) in positive {
+            if !(v.is_finite() && v > 0.0) {
+                return Err(Error::invalid_argument(
+                    name,
+                    format!("must be > 0, found {v}"),
+                ));
+            }
+        }
+        if self.batch_size == 0 || self.max_seq_len == 0 {
+            return Err(Error::invalid_argument(
+                "batch_size/max_seq_len",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Learning rate at `step`.
+    pub fn learning_rate_at(&self, step: u64) -> f64 {
+        (self.learning_rate - self.min_learning_rate) * self.learning_rate_decay.powf(step as f64)
+            + self.min_learning_rate
+    }
+
+    /// KL weight at `step` (annealed from `kl_weight_start` to `kl_weight`).
+    pub fn kl_weight_at(&self, step: u64) -> f64 {
+        self.kl_weight
+            - (self.kl_weight - self.kl_weight_start) * self.kl_decay_rate.powf(step as f64)
+    }
+}
+
+/// Per-timestep losses in normalised units (averaged over drawings and N_max).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Losses {
+    /// Offset reconstruction loss L_s.
+    pub ls: f64,
+    /// Pen reconstruction loss L_p.
+    pub lp: f64,
+    /// KL divergence L_KL (not clamped; 0 for unconditional models).
+    pub kl: f64,
+}
+
+impl Losses {
+    /// L_R = L_s + L_p.
+    pub fn reconstruction(&self) -> f64 {
+        self.ls + self.lp
+    }
+}
+
+/// What one training step did.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct StepReport {
+    pub step: u64,
+    pub losses: Losses,
+    /// The optimised cost (with the annealed, clamped KL term).
+    pub cost: f64,
+    pub learning_rate: f64,
+    pub kl_weight: f64,
+    /// False when the loss was not finite and the update was skipped.
+    pub applied: bool,
+}
+
+/// A training run in memory: model, optimiser, data and the generator.
+pub struct Trainer {
+    pub config: TrainConfig,
+    pub info: ModelInfo,
+    pub varmap: VarMap,
+    pub model: SketchRnn,
+    pub adam: Adam,
+    pub train: Dataset,
+    pub rng: SketchRng,
+    pub step: u64,
+    /// Best validation L_R + w·KL seen so far, for keeping the best model.
+    pub best_valid: Option<f64>,
+    pub skipped_steps: u64,
+}
+
+/// `L_s, L_p` and KL (scalar tensors) of a batch.
+fn batch_losses(
+    model: &SketchRnn,
+    strokes: &[f32],
+    lengths: &[usize],
+    eps: Option<&Tensor>,
+    dropout: Option<&mut Dropout>,
+) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+    let out = model.forward(strokes, lengths, eps, dropout)?;
+    let target = model.targets(strokes, lengths.len())?;
+    let (ls, lp) = reconstruction_loss(&out.logits, &target, model.hparams.num_mixtures)?;
+    let kl = match (&out.mu, &out.presig) {
+        (Some(mu), Some(presig)) => Some(kl_loss(mu, presig)?),
+        _ => None,
+    };
+    Ok((ls, lp, kl))
+}
+
+fn scalar(t: &Tensor) -> Result<f64> {
+    Ok(t.to_scalar::<f32>()? as f64)
+}
+
+/// Evaluates a model on a data set without dropout or augmentation: per-timestep
+/// losses averaged over every drawing. The latent noise of drawing `i` comes
+/// from [`EVAL_NOISE_SEED`] + `i`, so results do not depend on `batch_size`.
+pub fn evaluate(model: &SketchRnn, data: &Dataset, batch_size: usize) -> Result<Losses> {
+    let n = data.len();
+    let (mut ls, mut lp, mut kl) = (0.0, 0.0, 0.0);
+    let z = model.hparams.z_size;
+    let mut start = 0;
+    while start < n {
+        let idx: Vec<usize> = (start..(start + batch_size).min(n)).collect();
+        let b = data.batch(&idx, None)?;
+        let eps = if z > 0 {
+            let mut v = Vec::with_capacity(idx.len() * z);
+            for &i in &idx {
+                let mut r = SketchRng::new(EVAL_NOISE_SEED.wrapping_add(i as u64));
+                v.extend((0..z).map(|_| r.normal()));
+            }
+            Some(Tensor::from_vec(v, (idx.len(), z), &model.device)?)
+        } else {
+            None
+        };
+        let (bls, blp, bkl) = batch_losses(model, &b.strokes, &b.lengths, eps.as_ref(), None)?;
+        let w = idx.len() as f64;
+        ls += scalar(&bls)? * w;
+        lp += scalar(&blp)? * w;
+        if let Some(k) = bkl {
+            kl += scalar(&k)? * w;
+        }
+        start += batch_size;
+    }
+    let n = n as f64;
+    Ok(Losses {
+        ls: ls / n,
+        lp: lp / n,
+        kl: kl / n,
+    })
+}
+
+impl Trainer {
+    /// A new run on `train` (drawings in pixels): computes the scale factor,
+    /// initialises the model from `config.seed`.
+    pub fn new(
+        config: TrainConfig,
+        name: &str,
+        train: &[crate::dataset::Drawing],
+        device: &Device,
+    ) -> Result<Trainer> {
+        config.validate()?;
+        let train = Dataset::new(train, config.max_seq_len, None)?;
+        let varmap = VarMap::new();
+        let model = SketchRnn::init(&config.hparams, &varmap, device, config.seed)?;
+        let info = ModelInfo {
+            name: name.to_string(),
+            scale_factor: train.scale_factor(),
+            max_seq_len: config.max_seq_len,
+            hparams: config.hparams.clone(),
+        };
+        let adam = Adam::new(&varmap)?;
+        Ok(Trainer {
+            rng: SketchRng::new(config.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ 0xA5A5),
+            config,
+            info,
+            varmap,
+            model,
+            adam,
+            train,
+            step: 0,
+            best_valid: None,
+            skipped_steps: 0,
+        })
+    }
+
+    /// One optimisation step on a random batch (Magenta's `random_batch`:
+    /// `batch_size` distinct drawings), with augmentation and dropout.
+    pub fn train_step(&mut self) -> Result<StepReport> {
+        let c = &self.config;
+        let n = self.train.len();
+        let b = c.batch_size.min(n);
+        // partial Fisher–Yates: b distinct indices
+        let mut pool: Vec<usize> = (0..n).collect();
+        for i in 0..b {
+            let j = i + self.rng.index(n - i);
+            pool.swap(i, j);
+        }
+        let idx = &pool[..b];
+        let aug = Augmentation {
+            random_scale: c.random_scale,
+            point_drop: c.point_drop,
+        };
+        let batch = self.train.batch(idx, Some((&aug, &mut self.rng)))?;
+        let z = c.hparams.z_size;
+        let eps = if z > 0 {
+            let v: Vec<f32> = (0..b * z).map(|_| self.rng.normal()).collect();
+            Some(Tensor::from_vec(v, (b, z), &self.model.device)?)
+        } else {
+            None
+        };
+        let keep = c.hparams.recurrent_dropout_keep;
+        let mut dropout = Dropout {
+            keep,
+            rng: &mut self.rng,
+        };
+        let dropout = if keep < 1.0 { Some(&mut dropout) } else { None };
+        let (ls, lp, kl) = batch_losses(
+            &self.model,
+            &batch.strokes,
+            &batch.lengths,
+            eps.as_ref(),
+            dropout,
+        )?;
+        let lr = c.learning_rate_at(self.step);
+        let klw = c.kl_weight_at(self.step);
+        let mut cost = (&ls + &lp)?;
+        if let Some(k) = &kl {
+            cost = (cost + (k.maximum(c.kl_tolerance)? * klw)?)?;
+        }
+        let losses = Losses {
+            ls: scalar(&ls)?,
+            lp: scalar(&lp)?,
+            kl: match &kl {
+                Some(k) => scalar(k)?,
+                None => 0.0,
+            },
+        };
+        let cost_v = scalar(&cost)?;
+        let applied = cost_v.is_finite();
+        if applied {
+            let grads = cost.backward()?;
+            self.adam.step(&self.varmap, &grads, lr, c.grad_clip)?;
+        } else {
+            self.skipped_steps += 1;
+        }
+        self.step += 1;
+        Ok(StepReport {
+            step: self.step,
+            losses,
+            cost: cost_v,
+            learning_rate: lr,
+            kl_weight: klw,
+            applied,
+        })
+    }
+
+    /// Evaluates the current model on `data` (already normalised with this run's scale factor).
+    pub fn evaluate(&self, data: &Dataset) -> Result<Losses> {
+        evaluate(&self.model, data, self.config.batch_size)
+    }
+
+    /// A data set of `drawings` (pixels) normalised like the training set.
+    pub fn dataset(&self, drawings: &[crate::dataset::Drawing]) -> Result<Dataset> {
+        Dataset::new(
+            drawings,
+            self.config.max_seq_len,
+            Some(self.train.scale_factor()),
+        )
+    }
+
+    /// The current model as a model file.
+    pub fn model_file(&self) -> Result<ModelFile> {
+        ModelFile::from_varmap(self.info.clone(), &self.varmap)
+    }
+}
