@@ -51,6 +51,27 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Encode drawings of a data split and decode them again: originals (black)
+    /// beside the model's reconstructions (blue), as SVG and PNG grids.
+    Reconstruct {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value = "test")]
+        split: String,
+        #[arg(long, short, default_value_t = 8)]
+        n: usize,
+        #[arg(long, short, default_value_t = 0.2)]
+        temperature: f32,
+        /// Scale of the latent noise: z = μ + σ·ε·noise (0 decodes from μ).
+        #[arg(long, default_value_t = 1.0)]
+        noise: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Print the per-step mixture parameters the model computes for an input, as JSON.
     Trace {
         #[arg(long)]
@@ -107,6 +128,16 @@ fn run(cli: Cli) -> Result<()> {
             train::train(*a)
         }
         Command::Eval(a) => train::eval(a),
+        Command::Reconstruct {
+            model,
+            data,
+            split,
+            n,
+            temperature,
+            noise,
+            seed,
+            out,
+        } => reconstruct(&model, &data, &split, n, temperature, noise, seed, &out),
         Command::Sample {
             model,
             n,
@@ -397,5 +428,76 @@ fn convert(
             output.display()
         );
     }
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn reconstruct(
+    model_path: &Path,
+    data: &Path,
+    split: &str,
+    n: usize,
+    temperature: f32,
+    noise: f32,
+    seed: u64,
+    out: &Path,
+) -> Result<()> {
+    let (file, model) = load_model(model_path)?;
+    if !model.hparams.conditional() {
+        bail!(
+            "{}: an unconditional model cannot encode drawings",
+            model_path.display()
+        );
+    }
+    let s = npz::read_npz(&read(data)?).map_err(|e| e.in_file(name(data)))?;
+    let originals: Vec<_> = s
+        .split(split)?
+        .iter()
+        .filter(|d| !d.is_empty() && d.len() <= file.info.max_seq_len)
+        .take(n)
+        .cloned()
+        .collect();
+    let mut rng = SketchRng::new(seed);
+    let mut recon = Vec::with_capacity(originals.len());
+    for (k, d) in originals.iter().enumerate() {
+        let rows = stroke::stroke3_to_stroke5(&stroke::normalise(d, file.info.scale_factor));
+        let (mu, sigma) = model.encode(&rows[..rows.len() - 1])?;
+        let z = sample::noisy_latent(&mu, &sigma, noise, &mut rng)?;
+        let drawn = sample::generate(
+            &model,
+            Some(&z),
+            temperature,
+            file.info.max_seq_len,
+            seed.wrapping_add(k as u64),
+        )?;
+        recon.push(stroke::denormalise(
+            &stroke::stroke5_to_stroke3(&drawn),
+            file.info.scale_factor,
+        ));
+    }
+    let mut cells: Vec<Vec<Ink>> = Vec::new();
+    for (o, r) in originals.iter().zip(&recon) {
+        cells.push(vec![Ink {
+            strokes: o,
+            colour: "#222",
+        }]);
+        cells.push(vec![Ink {
+            strokes: r,
+            colour: "#1f5fbf",
+        }]);
+    }
+    write(
+        &out.with_extension("svg"),
+        render::svg::grid_svg(&cells, 4, render::DEFAULT_CELL_PX).as_bytes(),
+    )?;
+    write(
+        &out.with_extension("png"),
+        &render::png::grid_png(&cells, 4, render::DEFAULT_CELL_PX)?,
+    )?;
+    eprintln!(
+        "wrote {} originals and reconstructions to {}.svg/.png",
+        originals.len(),
+        out.display()
+    );
     Ok(())
 }

@@ -59,9 +59,11 @@ impl Adam {
             let Some(g) = grads.get(var.as_tensor()) else {
                 continue;
             };
-            let g = g.clamp(-clip, clip)?;
-            *m = ((&*m * BETA1)? + (&g * (1.0 - BETA1))?)?;
-            *v = ((&*v * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?;
+            // Detached: a gradient remembers the graph that made it, and moments kept
+            // across steps would otherwise keep every step's graph alive.
+            let g = g.detach().clamp(-clip, clip)?;
+            *m = ((&*m * BETA1)? + (&g * (1.0 - BETA1))?)?.detach();
+            *v = ((&*v * BETA2)? + (g.sqr()? * (1.0 - BETA2))?)?.detach();
             let update = ((&*m / c1)? / ((&*v / c2)?.sqrt()? + EPSILON)?)?;
             var.set(&(var.as_tensor() - (update * lr)?)?)?;
         }

@@ -1,0 +1,252 @@
+//! The trainer: the loss drops, a run killed with SIGKILL and resumed gives the
+//! same losses as one never interrupted, and `eval` of the saved model equals
+//! the trainer's own validation figure.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use candle_core::Device;
+use sketch_rnn::dataset::{Drawing, read_npz};
+use sketch_rnn::model::{CellKind, HParams};
+use sketch_rnn::train::{TrainConfig, Trainer, checkpoint};
+
+mod common;
+
+/// Sheep drawings of at most 60 rows (a slice of the data), or synthetic loops without ../shared.
+fn drawings() -> (Vec<Drawing>, Option<PathBuf>) {
+    if let Some(shared) = common::shared_dir() {
+        let path = shared.join("data/aaron_sheep.npz");
+        let s = read_npz(&std::fs::read(&path).unwrap()).unwrap();
+        let short: Vec<Drawing> = s
+            .train
+            .into_iter()
+            .filter(|d| d.len() <= 60)
+            .take(400)
+            .collect();
+        return (short, Some(path));
+    }
+    let synthetic = (0..200)
+        .map(|k| {
+            (0..30 + k % 20)
+                .map(|i| {
+                    let a = i as f32 * 0.4 + k as f32 * 0.1;
+                    [
+                        12.0 * a.cos(),
+                        12.0 * a.sin(),
+                        if i % 10 == 9 { 1.0 } else { 0.0 },
+                    ]
+                })
+                .collect()
+        })
+        .collect();
+    (synthetic, None)
+}
+
+fn tiny(cell: CellKind) -> TrainConfig {
+    let mut c = TrainConfig::small();
+    c.hparams = HParams {
+        enc_size: 16,
+        dec_size: 32,
+        z_size: 8,
+        num_mixtures: 20,
+        cell,
+        recurrent_dropout_keep: 0.9,
+        latent_tanh: false,
+    };
+    c.batch_size = 16;
+    c.max_seq_len = 60;
+    c.learning_rate = 5e-3;
+    c
+}
+
+#[test]
+fn loss_drops_in_a_few_dozen_steps_for_every_cell() {
+    let (data, _) = drawings();
+    for cell in [CellKind::Lstm, CellKind::LayerNorm, CellKind::Hyper] {
+        let mut tr = Trainer::new(tiny(cell), "t", &data, &Device::Cpu).unwrap();
+        let valid = tr.dataset(&data[..64]).unwrap();
+        let before = tr.evaluate(&valid).unwrap().reconstruction();
+        let mut costs = Vec::new();
+        for _ in 0..40 {
+            let r = tr.train_step().unwrap();
+            assert!(r.applied);
+            costs.push(r.losses.reconstruction());
+        }
+        let after = tr.evaluate(&valid).unwrap().reconstruction();
+        let first: f64 = costs[..5].iter().sum::<f64>() / 5.0;
+        let last: f64 = costs[35..].iter().sum::<f64>() / 5.0;
+        assert!(
+            after < before - 0.1,
+            "{cell:?}: validation L_R {before} -> {after}"
+        );
+        assert!(last < first, "{cell:?}: training L_R {first} -> {last}");
+    }
+}
+
+#[test]
+fn checkpoint_round_trip_continues_identically() {
+    let (data, _) = drawings();
+    let mut a = Trainer::new(tiny(CellKind::Lstm), "t", &data, &Device::Cpu).unwrap();
+    let reference: Vec<f64> = (0..8).map(|_| a.train_step().unwrap().cost).collect();
+    let mut b = Trainer::new(tiny(CellKind::Lstm), "t", &data, &Device::Cpu).unwrap();
+    let mut resumed: Vec<f64> = (0..4).map(|_| b.train_step().unwrap().cost).collect();
+    let bytes = checkpoint::save(&b).unwrap();
+    drop(b);
+    let mut c = checkpoint::load(&bytes, &data, &Device::Cpu).unwrap();
+    assert_eq!(c.step, 4);
+    resumed.extend((0..4).map(|_| c.train_step().unwrap().cost));
+    assert_eq!(reference, resumed);
+}
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_sketch-rnn"))
+}
+
+fn train_cmd(data: &Path, out: &Path, steps: u64) -> Command {
+    let mut c = bin();
+    c.arg("train").arg("--data").arg(data).arg("--out").arg(out);
+    c.args([
+        "--steps",
+        &steps.to_string(),
+        "--eval-every",
+        "6",
+        "--save-every",
+        "1",
+        "--sample-every",
+        "6",
+    ]);
+    c.args([
+        "--enc-size",
+        "16",
+        "--dec-size",
+        "32",
+        "--z-size",
+        "8",
+        "--batch-size",
+        "8",
+        "--max-seq-len",
+        "250",
+    ]);
+    c.args(["--threads", "1", "--name", "tiny"]);
+    c
+}
+
+/// step -> (ls, lp, kl) of every training line in a metrics log.
+fn train_losses(out: &Path) -> Vec<(u64, [f64; 3])> {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["split"] == "train")
+        .map(|v| {
+            (
+                v["step"].as_u64().unwrap(),
+                [
+                    v["ls"].as_f64().unwrap(),
+                    v["lp"].as_f64().unwrap(),
+                    v["kl"].as_f64().unwrap(),
+                ],
+            )
+        })
+        .collect()
+}
+
+fn wait(mut child: Child) {
+    assert!(child.wait().unwrap().success());
+}
+
+fn tiny_npz() -> PathBuf {
+    let (data, path) = drawings();
+    if let Some(p) = path {
+        return p;
+    }
+    let splits = sketch_rnn::dataset::SketchSplits {
+        train: data[..150].to_vec(),
+        valid: data[150..].to_vec(),
+        test: data[150..].to_vec(),
+    };
+    let p = std::env::temp_dir().join(format!("sketch-rnn-train-{}.npz", std::process::id()));
+    std::fs::write(&p, sketch_rnn::dataset::write_npz(&splits).unwrap()).unwrap();
+    p
+}
+
+#[test]
+fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
+    let data = tiny_npz();
+    let root = std::env::temp_dir().join(format!("sketch-rnn-kill-{}", std::process::id()));
+    let (straight, killed) = (root.join("straight"), root.join("killed"));
+    let _ = std::fs::remove_dir_all(&root);
+    wait(train_cmd(&data, &straight, 12).spawn().unwrap());
+
+    let mut child = train_cmd(&data, &killed, 12).spawn().unwrap();
+    let start = Instant::now();
+    // kill once at least 4 steps are logged (so a checkpoint exists mid-run)
+    while train_losses_len(&killed) < 4 {
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "training did not progress"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let done_before_kill = train_losses_len(&killed);
+    wait(
+        train_cmd(&data, &killed, 12)
+            .arg("--resume")
+            .spawn()
+            .unwrap(),
+    );
+
+    let reference = train_losses(&straight);
+    assert_eq!(reference.len(), 12);
+    let got = train_losses(&killed);
+    assert!(got.len() >= 12, "{} lines", got.len());
+    for (step, losses) in &got {
+        let (_, want) = reference[(*step - 1) as usize];
+        for k in 0..3 {
+            assert!(
+                (losses[k] - want[k]).abs() <= 1e-9,
+                "step {step} (killed after {done_before_kill}): {losses:?} vs {want:?}"
+            );
+        }
+    }
+    let last_steps: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
+    assert_eq!(*last_steps.last().unwrap(), 12);
+    assert!(killed.join("samples/step_000006.png").exists());
+
+    // eval of the saved best model equals the trainer's own validation figure
+    let metrics = std::fs::read_to_string(killed.join("metrics.jsonl")).unwrap();
+    let best = metrics
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["split"] == "valid" && v["best"] == true)
+        .last()
+        .unwrap();
+    let out = bin()
+        .arg("eval")
+        .arg("--model")
+        .arg(killed.join("model.safetensors"))
+        .arg("--data")
+        .arg(&data)
+        .args(["--split", "valid", "--batch-size", "7"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for k in ["ls", "lp", "kl", "lr_total"] {
+        let (a, b) = (e[k].as_f64().unwrap(), best[k].as_f64().unwrap());
+        assert!((a - b).abs() < 1e-5, "{k}: eval {a}, trainer {b}");
+    }
+}
+
+fn train_losses_len(out: &Path) -> usize {
+    std::fs::read_to_string(out.join("metrics.jsonl"))
+        .map(|s| s.lines().filter(|l| l.contains("\"train\"")).count())
+        .unwrap_or(0)
+}
