@@ -1,5 +1,6 @@
 //! Command-line interface (native only).
 
+mod plot;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -88,6 +89,13 @@ enum Command {
     },
     /// Train a model on sketch-rnn .npz files.
     Train(Box<train::TrainArgs>),
+    /// Draw loss curves from a training run's metrics.jsonl to an SVG.
+    Plot {
+        /// The run's metrics.jsonl.
+        metrics: PathBuf,
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Print a model's losses on a data split (per-timestep, normalised units).
     Eval(train::EvalArgs),
     /// Convert: .ndjson <-> .npz, and Magenta .json <-> .safetensors (by extension).
@@ -128,6 +136,7 @@ fn run(cli: Cli) -> Result<()> {
             train::train(*a)
         }
         Command::Eval(a) => train::eval(a),
+        Command::Plot { metrics, out } => plot::plot(&metrics, &out),
         Command::Reconstruct {
             model,
             data,
