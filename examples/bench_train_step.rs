@@ -13,7 +13,8 @@ const PYTORCH: [(&str, f64, f64); 2] = [("small", 1.32, 0.78), ("paper", 6.0, 3.
 const STEPS: usize = 5;
 
 fn main() {
-    let path = std::env::var("SKETCH_RNN_SHARED").unwrap_or_else(|_| "../shared".into()) + "/data/aaron_sheep.npz";
+    let path = std::env::var("SKETCH_RNN_SHARED").unwrap_or_else(|_| "../shared".into())
+        + "/data/aaron_sheep.npz";
     let s = sketch_rnn::dataset::read_npz(&std::fs::read(&path).expect("aaron_sheep.npz")).unwrap();
     let threads = candle_core::utils::get_num_threads();
     for (name, one, two) in PYTORCH {

@@ -218,9 +218,25 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
 
     // loss curves render
     let plot = root.join("loss.svg");
-    let out = bin().arg("plot").arg(killed.join("metrics.jsonl")).arg("-o").arg(&plot).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(std::fs::read_to_string(&plot).unwrap().matches("<path").count() >= 3);
+    let out = bin()
+        .arg("plot")
+        .arg(killed.join("metrics.jsonl"))
+        .arg("-o")
+        .arg(&plot)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        std::fs::read_to_string(&plot)
+            .unwrap()
+            .matches("<path")
+            .count()
+            >= 3
+    );
 
     // eval of the saved best model equals the trainer's own validation figure
     let metrics = std::fs::read_to_string(killed.join("metrics.jsonl")).unwrap();

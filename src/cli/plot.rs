@@ -20,11 +20,15 @@ struct Series {
 /// Reads `metrics.jsonl` and writes an SVG chart of training L_R (smoothed),
 /// validation L_R and validation KL against the step.
 pub fn plot(metrics: &Path, out: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(metrics).with_context(|| format!("reading {}", metrics.display()))?;
+    let text = std::fs::read_to_string(metrics)
+        .with_context(|| format!("reading {}", metrics.display()))?;
     let (mut train, mut valid, mut kl) = (Vec::new(), Vec::new(), Vec::new());
     for (i, line) in text.lines().enumerate() {
-        let v: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{} line {}", metrics.display(), i + 1))?;
-        let (Some(step), Some(ls), Some(lp)) = (v["step"].as_f64(), v["ls"].as_f64(), v["lp"].as_f64()) else {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{} line {}", metrics.display(), i + 1))?;
+        let (Some(step), Some(ls), Some(lp)) =
+            (v["step"].as_f64(), v["ls"].as_f64(), v["lp"].as_f64())
+        else {
             continue;
         };
         match v["split"].as_str() {
@@ -45,13 +49,28 @@ pub fn plot(metrics: &Path, out: &Path) -> Result<()> {
         .map(|i| {
             let lo = i.saturating_sub(SMOOTHING - 1);
             let n = (i - lo + 1) as f64;
-            (train[i].0, train[lo..=i].iter().map(|p| p.1).sum::<f64>() / n)
+            (
+                train[i].0,
+                train[lo..=i].iter().map(|p| p.1).sum::<f64>() / n,
+            )
         })
         .collect();
     let series = [
-        Series { label: "train L_R (moving average)", colour: "#888", points: smoothed },
-        Series { label: "valid L_R = L_s + L_p", colour: "#1f5fbf", points: valid },
-        Series { label: "valid KL", colour: "#c0392b", points: kl },
+        Series {
+            label: "train L_R (moving average)",
+            colour: "#888",
+            points: smoothed,
+        },
+        Series {
+            label: "valid L_R = L_s + L_p",
+            colour: "#1f5fbf",
+            points: valid,
+        },
+        Series {
+            label: "valid KL",
+            colour: "#c0392b",
+            points: kl,
+        },
     ];
     let all = series.iter().flat_map(|s| s.points.iter());
     let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
@@ -70,16 +89,35 @@ pub fn plot(metrics: &Path, out: &Path) -> Result<()> {
     let sx = |x: f64| PAD + (x - x0) / (x1 - x0) * (W - 2.0 * PAD);
     let sy = |y: f64| H - PAD - (y - y0) / (y1 - y0) * (H - 2.0 * PAD);
     let mut s = String::new();
-    writeln!(s, r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#)?;
+    writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" font-family="sans-serif" font-size="12">"#
+    )?;
     writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#)?;
-    writeln!(s, r#"<path d="M{PAD},{PAD} L{PAD},{} L{},{}" fill="none" stroke="black"/>"#, H - PAD, W - PAD, H - PAD)?;
+    writeln!(
+        s,
+        r#"<path d="M{PAD},{PAD} L{PAD},{} L{},{}" fill="none" stroke="black"/>"#,
+        H - PAD,
+        W - PAD,
+        H - PAD
+    )?;
     for k in 0..=4 {
         let y = y0 + (y1 - y0) * k as f64 / 4.0;
         writeln!(s, r#"<text x="4" y="{:.1}">{y:.3}</text>"#, sy(y) + 4.0)?;
         let x = x0 + (x1 - x0) * k as f64 / 4.0;
-        writeln!(s, r#"<text x="{:.1}" y="{}" text-anchor="middle">{x:.0}</text>"#, sx(x), H - PAD + 16.0)?;
+        writeln!(
+            s,
+            r#"<text x="{:.1}" y="{}" text-anchor="middle">{x:.0}</text>"#,
+            sx(x),
+            H - PAD + 16.0
+        )?;
     }
-    writeln!(s, r#"<text x="{}" y="{}" text-anchor="middle">step</text>"#, W / 2.0, H - 8.0)?;
+    writeln!(
+        s,
+        r#"<text x="{}" y="{}" text-anchor="middle">step</text>"#,
+        W / 2.0,
+        H - 8.0
+    )?;
     for (i, ser) in series.iter().enumerate() {
         if ser.points.is_empty() {
             continue;
@@ -88,11 +126,29 @@ pub fn plot(metrics: &Path, out: &Path) -> Result<()> {
             .points
             .iter()
             .enumerate()
-            .map(|(k, &(x, y))| format!("{}{:.1},{:.1}", if k == 0 { "M" } else { "L" }, sx(x), sy(y)))
+            .map(|(k, &(x, y))| {
+                format!(
+                    "{}{:.1},{:.1}",
+                    if k == 0 { "M" } else { "L" },
+                    sx(x),
+                    sy(y)
+                )
+            })
             .collect();
-        writeln!(s, r#"<path d="{}" fill="none" stroke="{}" stroke-width="1.5"/>"#, d.join(" "), ser.colour)?;
+        writeln!(
+            s,
+            r#"<path d="{}" fill="none" stroke="{}" stroke-width="1.5"/>"#,
+            d.join(" "),
+            ser.colour
+        )?;
         let ly = PAD + 16.0 * i as f64;
-        writeln!(s, r#"<text x="{}" y="{ly}" fill="{}">{}</text>"#, W - PAD - 200.0, ser.colour, ser.label)?;
+        writeln!(
+            s,
+            r#"<text x="{}" y="{ly}" fill="{}">{}</text>"#,
+            W - PAD - 200.0,
+            ser.colour,
+            ser.label
+        )?;
     }
     s.push_str("</svg>\n");
     std::fs::write(out, s).with_context(|| format!("writing {}", out.display()))?;
