@@ -243,8 +243,7 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
     let best = metrics
         .lines()
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["split"] == "valid" && v["best"] == true)
-        .last()
+        .rfind(|v| v["split"] == "valid" && v["best"] == true)
         .unwrap();
     let out = bin()
         .arg("eval")
