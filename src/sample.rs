@@ -206,6 +206,39 @@ pub fn alternatives(
         .collect()
 }
 
+/// `n` new drawings in pixels (offsets multiplied by `scale_factor`): for a
+/// conditional model each from its own latent drawn from the prior N(0, I).
+/// Drawing `k` uses point seed `seed + k`, latents come from a generator seeded with `seed`.
+pub fn sample_prior(
+    model: &SketchRnn,
+    n: usize,
+    temperature: f32,
+    max_points: usize,
+    scale_factor: f32,
+    seed: u64,
+) -> Result<Vec<Vec<crate::stroke::Stroke3>>> {
+    let mut rng = SketchRng::new(seed);
+    (0..n)
+        .map(|k| {
+            let z: Option<Vec<f32>> = model
+                .hparams
+                .conditional()
+                .then(|| (0..model.hparams.z_size).map(|_| rng.normal()).collect());
+            let rows = generate(
+                model,
+                z.as_deref(),
+                temperature,
+                max_points,
+                seed.wrapping_add(k as u64),
+            )?;
+            Ok(crate::stroke::denormalise(
+                &crate::stroke::stroke5_to_stroke3(&rows),
+                scale_factor,
+            ))
+        })
+        .collect()
+}
+
 /// The noisy latent `z = μ + σ ⊙ ε · λ`, `ε ~ N(0, I)` (the VAE's sampling, with
 /// `λ` scaling the noise: 0 gives μ, 1 the model's own posterior sample).
 pub fn noisy_latent(

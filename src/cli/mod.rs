@@ -277,34 +277,15 @@ fn sample_cmd(
     out: &Path,
 ) -> Result<()> {
     let (file, model) = load_model(model_path)?;
-    let mut rng = SketchRng::new(seed);
-    let mut drawings = Vec::with_capacity(n);
-    for k in 0..n {
-        let z: Option<Vec<f32>> = model
-            .hparams
-            .conditional()
-            .then(|| (0..model.hparams.z_size).map(|_| rng.normal()).collect());
-        let rows = sample::generate(
-            &model,
-            z.as_deref(),
-            temperature,
-            file.info.max_seq_len.max(250),
-            seed.wrapping_add(k as u64),
-        )?;
-        drawings.push(stroke::denormalise(
-            &stroke::stroke5_to_stroke3(&rows),
-            file.info.scale_factor,
-        ));
-    }
-    let cells: Vec<Vec<Ink>> = drawings
-        .iter()
-        .map(|d| {
-            vec![Ink {
-                strokes: d,
-                colour: "#222",
-            }]
-        })
-        .collect();
+    let drawings = sample::sample_prior(
+        &model,
+        n,
+        temperature,
+        file.info.max_seq_len.max(250),
+        file.info.scale_factor,
+        seed,
+    )?;
+    let cells = render::black_cells(&drawings);
     let svg = render::svg::grid_svg(&cells, cols, render::DEFAULT_CELL_PX);
     let png = render::png::grid_png(&cells, cols, render::DEFAULT_CELL_PX)?;
     write(&out.with_extension("svg"), svg.as_bytes())?;

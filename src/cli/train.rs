@@ -20,10 +20,8 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use sketch_rnn::dataset::{Drawing, read_npz};
-use sketch_rnn::render::{self, Ink};
-use sketch_rnn::rng::SketchRng;
+use sketch_rnn::render;
 use sketch_rnn::sample;
-use sketch_rnn::stroke;
 use sketch_rnn::train::{TrainConfig, Trainer, checkpoint, evaluate};
 use sketch_rnn::weights::native;
 
@@ -193,30 +191,18 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 
 fn sample_grid(tr: &Trainer, path: &Path) -> Result<()> {
-    let mut rng = SketchRng::new(1234);
-    let mut drawings = Vec::new();
-    for k in 0..16u64 {
-        let z: Option<Vec<f32>> = tr.config.hparams.conditional().then(|| {
-            (0..tr.config.hparams.z_size)
-                .map(|_| rng.normal())
-                .collect()
-        });
-        let rows = sample::generate(&tr.model, z.as_deref(), 0.4, tr.config.max_seq_len, k)?;
-        drawings.push(stroke::denormalise(
-            &stroke::stroke5_to_stroke3(&rows),
-            tr.info.scale_factor,
-        ));
-    }
-    let cells: Vec<Vec<Ink>> = drawings
-        .iter()
-        .map(|d| {
-            vec![Ink {
-                strokes: d,
-                colour: "#222",
-            }]
-        })
-        .collect();
-    std::fs::write(path, render::png::grid_png(&cells, 8, 96.0)?)?;
+    let drawings = sample::sample_prior(
+        &tr.model,
+        16,
+        0.4,
+        tr.config.max_seq_len,
+        tr.info.scale_factor,
+        1234,
+    )?;
+    std::fs::write(
+        path,
+        render::png::grid_png(&render::black_cells(&drawings), 8, 96.0)?,
+    )?;
     Ok(())
 }
 

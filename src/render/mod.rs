@@ -21,6 +21,19 @@ pub struct Ink<'a> {
     pub colour: &'a str,
 }
 
+/// One cell per drawing, in black ink.
+pub fn black_cells(drawings: &[Vec<Stroke3>]) -> Vec<Vec<Ink<'_>>> {
+    drawings
+        .iter()
+        .map(|d| {
+            vec![Ink {
+                strokes: d,
+                colour: "#222",
+            }]
+        })
+        .collect()
+}
+
 /// A drawing placed in a grid: polylines in output pixels and their colour.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Placed {
