@@ -21,6 +21,7 @@ use candle_nn::{Init, VarBuilder};
 use crate::error::{Error, Result};
 use crate::model::fused;
 use crate::model::linear::Dense;
+use crate::model::sequence::LstmSequence;
 
 /// Added to the forget gate's pre-activation (TensorFlow's `forget_bias`, Magenta's 1.0).
 pub const FORGET_BIAS: f64 = 1.0;
@@ -62,6 +63,21 @@ impl Dropout<'_> {
             })
             .collect();
         Ok(Tensor::from_vec(v, (batch, units), device)?)
+    }
+
+    /// Masks for `steps` steps of a plain LSTM at once, `[T, B, units]` flat,
+    /// drawn in the same order as `steps` calls of [`Dropout::masks`].
+    fn sequence_mask(&mut self, steps: usize, batch: usize, units: usize) -> Vec<f32> {
+        let scale = 1.0 / self.keep;
+        (0..steps * batch * units)
+            .map(|_| {
+                if self.rng.uniform() < self.keep {
+                    scale
+                } else {
+                    0.0
+                }
+            })
+            .collect()
     }
 
     /// Fresh masks for one step of `cell` on a batch of `batch`.
@@ -486,6 +502,52 @@ impl Cell {
             hyper,
             hyper_weights,
         })
+    }
+
+    /// Runs a whole sequence from `state`: `xs: [T, B, step_inputs]` are the
+    /// per-step inputs (data, normalised units for strokes; no gradient) and the
+    /// result is every step's `h`, `[T, B, units]`. A plain LSTM runs as one op
+    /// with its own backpropagation through time ([`LstmSequence`]); the other
+    /// cells step by step. `dropout` (training) draws the recurrent-dropout masks.
+    pub fn sequence(
+        &self,
+        xs: &Tensor,
+        cond: &Conditioning,
+        state: &CellState,
+        mut dropout: Option<&mut Dropout>,
+    ) -> Result<Tensor> {
+        let (steps, batch, _) = xs.dims3()?;
+        match self {
+            Cell::Lstm(w) => {
+                let units = w.units;
+                let weights = Tensor::cat(&[&cond.x_weight, &w.w_hh], 0)?;
+                let beta = cond.main.broadcast_as((batch, GATES * units))?;
+                let init = Tensor::cat(&[&state.c, &state.h, &beta], 1)?;
+                let mask = dropout
+                    .as_deref_mut()
+                    .map(|d| d.sequence_mask(steps, batch, units));
+                let hs = xs.contiguous()?.apply_op3(
+                    &weights.contiguous()?,
+                    &init.contiguous()?,
+                    LstmSequence::new(mask),
+                )?; // [B, T, H]
+                Ok(hs.transpose(0, 1)?)
+            }
+            _ => {
+                let mut state = state.clone();
+                let mut hs = Vec::with_capacity(steps);
+                for t in 0..steps {
+                    let x = xs.get(t)?;
+                    let mask = match dropout.as_deref_mut() {
+                        Some(d) => Some(d.masks(self, batch)?),
+                        None => None,
+                    };
+                    state = self.step(&x, cond, &state, mask.as_ref())?;
+                    hs.push(state.h.clone());
+                }
+                Ok(Tensor::stack(&hs, 0)?)
+            }
+        }
     }
 
     /// One step: reads the per-step inputs `x: [B, step_inputs]` (in normalised

@@ -83,19 +83,19 @@ impl Encoder {
             ));
         }
         // Each direction runs over all steps unmasked; drawing b's final state is the
-        // one after its own last row, gathered once at the end (t = len_b − 1).
+        // one after its own last row, gathered once at the end (row (len_b − 1)·B + b
+        // of the time-major outputs).
         let last: Vec<u32> = lengths
             .iter()
             .enumerate()
-            .map(|(b, &len)| (b * steps + len - 1) as u32)
+            .map(|(b, &len)| ((len - 1) * batch + b) as u32)
             .collect();
         let last = Tensor::from_vec(last, batch, device)?;
         let mut h = Vec::with_capacity(2);
         for (cell, reverse) in [(&self.forward, false), (&self.backward, true)] {
-            let cond = cell.condition(STROKE_WIDTH, None)?;
-            let mut state = cell.zero_state(batch)?;
-            let mut x = vec![0f32; batch * STROKE_WIDTH];
-            let mut hs = Vec::with_capacity(steps);
+            // Time-major inputs [steps, B, 5]; the backward cell reads each drawing
+            // from its last real row, then zeros.
+            let mut xs = vec![0f32; steps * batch * STROKE_WIDTH];
             for t in 0..steps {
                 for (b, &len) in lengths.iter().enumerate() {
                     let src = if reverse {
@@ -103,24 +103,18 @@ impl Encoder {
                     } else {
                         (t < len).then_some(t)
                     };
-                    let dst = &mut x[b * STROKE_WIDTH..(b + 1) * STROKE_WIDTH];
-                    match src {
-                        Some(s) => {
-                            let o = (b * steps + s) * STROKE_WIDTH;
-                            dst.copy_from_slice(&rows[o..o + STROKE_WIDTH]);
-                        }
-                        None => dst.fill(0.0),
+                    if let Some(s) = src {
+                        let o = (b * steps + s) * STROKE_WIDTH;
+                        let d = (t * batch + b) * STROKE_WIDTH;
+                        xs[d..d + STROKE_WIDTH].copy_from_slice(&rows[o..o + STROKE_WIDTH]);
                     }
                 }
-                let xt = Tensor::from_slice(&x, (batch, STROKE_WIDTH), device)?;
-                let mask = match dropout.as_deref_mut() {
-                    Some(d) => Some(d.masks(cell, batch)?),
-                    None => None,
-                };
-                state = cell.step(&xt, &cond, &state, mask.as_ref())?;
-                hs.push(state.h.clone());
             }
-            let all = Tensor::stack(&hs, 1)?.reshape((batch * steps, cell.units()))?;
+            let xs = Tensor::from_vec(xs, (steps, batch, STROKE_WIDTH), device)?;
+            let cond = cell.condition(STROKE_WIDTH, None)?;
+            let state = cell.zero_state(batch)?;
+            let hs = cell.sequence(&xs, &cond, &state, dropout.as_deref_mut())?;
+            let all = hs.reshape((steps * batch, cell.units()))?;
             h.push(all.index_select(&last, 0)?);
         }
         let h = Tensor::cat(&h, 1)?;

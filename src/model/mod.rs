@@ -17,6 +17,7 @@ pub mod init;
 pub mod linear;
 pub mod loss;
 pub mod mixture;
+pub mod sequence;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -221,24 +222,25 @@ impl SketchRnn {
             }
             None => (None, None, None),
         };
-        let mut state = self.decoder.initial_state(z.as_ref(), batch)?;
-        let mut hs = Vec::with_capacity(steps);
-        let mut x = vec![0f32; batch * STROKE_WIDTH];
+        let state = self.decoder.initial_state(z.as_ref(), batch)?;
+        // Decoder inputs, time-major [N_max, B, 5]: row t of each drawing (start token first).
+        let mut xs = vec![0f32; steps * batch * STROKE_WIDTH];
         for t in 0..steps {
             for b in 0..batch {
                 let o = (b * (steps + 1) + t) * STROKE_WIDTH;
-                x[b * STROKE_WIDTH..(b + 1) * STROKE_WIDTH]
-                    .copy_from_slice(&strokes[o..o + STROKE_WIDTH]);
+                let d = (t * batch + b) * STROKE_WIDTH;
+                xs[d..d + STROKE_WIDTH].copy_from_slice(&strokes[o..o + STROKE_WIDTH]);
             }
-            let xt = Tensor::from_slice(&x, (batch, STROKE_WIDTH), &self.device)?;
-            let mask = match dropout.as_deref_mut() {
-                Some(d) => Some(d.masks(&self.decoder.cell, batch)?),
-                None => None,
-            };
-            state = self.decoder.step(&state, &xt, mask.as_ref())?;
-            hs.push(state.cell.h.clone());
         }
-        let h = Tensor::stack(&hs, 1)?.reshape((batch * steps, self.hparams.dec_size))?;
+        let xs = Tensor::from_vec(xs, (steps, batch, STROKE_WIDTH), &self.device)?;
+        let hs = self
+            .decoder
+            .cell
+            .sequence(&xs, &state.cond, &state.cell, dropout)?; // [N_max, B, dec]
+        let h = hs
+            .transpose(0, 1)?
+            .contiguous()?
+            .reshape((batch * steps, self.hparams.dec_size))?;
         Ok(ForwardOutput {
             logits: self.decoder.mixture_logits(&h)?,
             mu,

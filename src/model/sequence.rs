@@ -1,0 +1,599 @@
+//! A whole sequence of a plain LSTM as one candle op, with a hand-written
+//! backpropagation through time, for training.
+//!
+//! Candle's autograd of a step-by-step LSTM records a dozen small ops per time
+//! step and, in the backward pass, a matmul gradient and an accumulation per
+//! step and weight. This op takes the input projection of every step at once
+//! and runs the recurrence itself, so the graph holds one node per layer:
+//!
+//! ```text
+//! forward, once:       XW = X·W_x + β                                   [T, B, 4H]
+//! forward, t = 0..T:   G_t = XW_t + h_{t-1}·W_hh                      [B, 4H]
+//!                      c_t = c_{t-1}·σ(f_t + 1) + σ(i_t)·tanh(g_t)·m_t
+//!                      h_t = tanh(c_t)·σ(o_t)                          (output [T, B, H])
+//! backward, t = T-1..0: ∂h_t = ∂H_t + ∂G_{t+1}·W_hhᵀ
+//!                      ∂c_t = ∂c_{t+1}·σ(f_{t+1} + 1) + ∂h_t·σ(o_t)·(1 − tanh²c_t)
+//!                      ∂G_t from ∂c_t, ∂h_t (see [`crate::model::fused`])
+//! then, once:          ∂W_hh = [h_{-1} … h_{T-2}]ᵀ·∂G    ∂W_x = Xᵀ·∂G    ∂β = Σ_t ∂G_t
+//! ```
+//!
+//! `X` are the per-step inputs (data, no gradient) and `β: [B, 4H]` the
+//! per-sequence constant input (bias, plus `z·W_z` for a conditional decoder),
+//! so every gradient of the layer is a large matmul or a sum in this op rather
+//! than a reduction in candle's graph. The forward pass keeps the activated
+//! gates for the backward pass; `m` is the recurrent-dropout mask (Semeniuta et
+//! al. 2016, on the candidate as in Magenta). The gate loops are written to
+//! vectorise, and on x86-64 run with AVX2 when the CPU has it (the same IEEE
+//! operations, so the results do not depend on it). `tests/model.rs` checks
+//! values and gradients against the step-by-step cell.
+
+use std::sync::Mutex;
+
+use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
+
+use crate::model::cell::{FORGET_BIAS, GATES};
+
+/// `exp` clamps its argument to ±this: `e⁻⁸⁰ ≈ 1.8e-35` keeps `σ` and its
+/// products out of the subnormal range, where x86 arithmetic is ~100× slower.
+const EXP_LIMIT: f32 = 80.0;
+
+/// `eˣ` without branches or library calls, so the gate loops vectorise: Cephes'
+/// `expf` (range reduction by `ln 2` in two parts, degree-6 polynomial), within
+/// 2 ulp of `f32::exp` for `|x| ≤` [`EXP_LIMIT`], to which it clamps.
+#[inline(always)]
+fn exp(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    /// 1.5·2²³: adding and subtracting it rounds to the nearest integer.
+    const ROUND: f32 = 12_582_912.0;
+    let x = x.clamp(-EXP_LIMIT, EXP_LIMIT);
+    // t = n + 1.5·2²³ holds n in its low mantissa bits; n's float value is t − 1.5·2²³.
+    let t = x * LOG2E + ROUND;
+    let n_bits = t.to_bits().wrapping_sub(ROUND.to_bits()) as i32;
+    let n = t - ROUND;
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.987_569_1e-4;
+    let p = p * r + 1.398_199_9e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 0.5;
+    let y = p * r * r + r + 1.0;
+    y * f32::from_bits((n_bits.wrapping_add(127) as u32) << 23)
+}
+
+#[inline(always)]
+fn sigmoid(x: f32) -> f32 {
+    1.0 / (1.0 + exp(-x))
+}
+
+/// `tanh x = 2σ(2x) − 1` (absolute error below 1e-7).
+#[inline(always)]
+fn tanh(x: f32) -> f32 {
+    2.0 * sigmoid(2.0 * x) - 1.0
+}
+
+fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("LSTM sequence: {what} must be f32");
+    };
+    match l.contiguous_offsets() {
+        Some((a, b)) => Ok(&v[a..b]),
+        None => candle_core::bail!("LSTM sequence: {what} must be contiguous"),
+    }
+}
+
+/// Row-major `dst[m, n] (+)= a[m, k]·b[k, n]`, where `a` and `b` are given by
+/// row and column strides so transposes need no copy.
+fn matmul(
+    dst: &mut [f32],
+    accumulate: bool,
+    (m, n, k): (usize, usize, usize),
+    (a, a_rs, a_cs): (&[f32], usize, usize),
+    (b, b_rs, b_cs): (&[f32], usize, usize),
+) {
+    assert!(dst.len() >= m * n, "matmul destination too small");
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(k == 0 || a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
+    assert!(k == 0 || b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
+    let threads = candle_core::utils::get_num_threads();
+    let parallelism = if threads > 1 && cfg!(not(target_arch = "wasm32")) {
+        gemm::Parallelism::Rayon(threads)
+    } else {
+        gemm::Parallelism::None
+    };
+    // SAFETY: the asserts above keep every index the strides reach inside the
+    // slices; dst does not alias a or b (distinct borrows).
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            a.as_ptr(),
+            a_cs as isize,
+            a_rs as isize,
+            b.as_ptr(),
+            b_cs as isize,
+            b_rs as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Up to this many per-step inputs, `X·W_x` is a loop of axpys rather than a gemm.
+const FEW_INPUTS: usize = 16;
+
+/// Sizes of a sequence op: steps T, batch B, per-step inputs I, units H.
+#[derive(Debug, Clone, Copy)]
+struct Dims {
+    t: usize,
+    b: usize,
+    i: usize,
+    h: usize,
+}
+
+fn dims(xs: &Shape, weights: &Shape, init: &Shape) -> candle_core::Result<Dims> {
+    let (t, b, i) = xs.dims3()?;
+    let (rows, g) = weights.dims2()?;
+    let (b2, s) = init.dims2()?;
+    let h = g / GATES;
+    if g != GATES * h || rows != i + h || b2 != b || s != 6 * h {
+        candle_core::bail!(
+            "LSTM sequence: expected X [T, B, I], [W_x; W_hh] [I + H, 4H], [c0 | h0 | β] [B, 6H]; found {xs:?}, {weights:?}, {init:?}"
+        );
+    }
+    Ok(Dims { t, b, i, h })
+}
+
+/// The pointwise passes over one row (`H` units), compiled twice on x86-64
+/// (baseline and AVX2) and picked at run time. Every slice is a separate
+/// parameter so the compiler knows they do not alias and vectorises without
+/// run-time overlap checks.
+macro_rules! row_kernels {
+    ($($attr:meta)?; $($qual:tt)*) => {
+        /// One row of the forward update, in place: the gate pre-activations
+        /// become `[σ(i), tanh(g), σ(f + 1), σ(o)]`, `c` becomes `c'` and `h`
+        /// becomes `h'`; `tanh_c` receives `tanh c'`.
+        #[allow(clippy::too_many_arguments)]
+        #[inline(never)]
+        $(#[$attr])?
+        pub $($qual)* fn forward_row(
+            gi: &mut [f32],
+            gg: &mut [f32],
+            gf: &mut [f32],
+            go: &mut [f32],
+            m: &[f32],
+            c: &mut [f32],
+            h: &mut [f32],
+            tanh_c: &mut [f32],
+        ) {
+            let n = c.len();
+            let (gi, gg, gf, go) = (&mut gi[..n], &mut gg[..n], &mut gf[..n], &mut go[..n]);
+            let (m, h, tanh_c) = (&m[..n], &mut h[..n], &mut tanh_c[..n]);
+            for k in 0..n {
+                let si = sigmoid(gi[k]);
+                let tg = tanh(gg[k]);
+                let sf = sigmoid(gf[k] + FORGET_BIAS as f32);
+                let so = sigmoid(go[k]);
+                let cn = c[k] * sf + si * tg * m[k];
+                let t = tanh(cn);
+                c[k] = cn;
+                tanh_c[k] = t;
+                h[k] = t * so;
+                (gi[k], gg[k], gf[k], go[k]) = (si, tg, sf, so);
+            }
+        }
+
+        /// One row of the backward update, in place: the activated gates become
+        /// `∂G`; `dc` holds `∂c_{t+1}·σ(f_{t+1}+1)` on entry and the same for
+        /// step `t` on exit; `dh` is `∂H_t` plus `∂h` from step `t + 1`.
+        #[allow(clippy::too_many_arguments)]
+        #[inline(never)]
+        $(#[$attr])?
+        pub $($qual)* fn backward_row(
+            gi: &mut [f32],
+            gg: &mut [f32],
+            gf: &mut [f32],
+            go: &mut [f32],
+            m: &[f32],
+            c_prev: &[f32],
+            tanh_c: &[f32],
+            dh: &[f32],
+            dc: &mut [f32],
+        ) {
+            let n = dc.len();
+            let (gi, gg, gf, go) = (&mut gi[..n], &mut gg[..n], &mut gf[..n], &mut go[..n]);
+            let (m, c_prev, tanh_c, dh) = (&m[..n], &c_prev[..n], &tanh_c[..n], &dh[..n]);
+            for k in 0..n {
+                let (si, tg, sf, so, tc) = (gi[k], gg[k], gf[k], go[k], tanh_c[k]);
+                let dcn = dc[k] + dh[k] * so * (1.0 - tc * tc);
+                gi[k] = dcn * tg * m[k] * si * (1.0 - si);
+                gg[k] = dcn * si * m[k] * (1.0 - tg * tg);
+                gf[k] = dcn * c_prev[k] * sf * (1.0 - sf);
+                go[k] = dh[k] * tc * so * (1.0 - so);
+                dc[k] = dcn * sf;
+            }
+        }
+    };
+}
+
+mod generic {
+    use super::*;
+    row_kernels!(;);
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use super::*;
+    row_kernels!(target_feature(enable = "avx2,fma"); unsafe);
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
+
+/// Splits a `[4H]` gate row into its four gates.
+fn gates4(g: &mut [f32], h: usize) -> [&mut [f32]; 4] {
+    let (gi, rest) = g.split_at_mut(h);
+    let (gg, rest) = rest.split_at_mut(h);
+    let (gf, go) = rest.split_at_mut(h);
+    [gi, gg, gf, go]
+}
+
+/// Forward pointwise pass of one step: `g: [B, 4H]`, the rest `[B, H]`.
+fn forward_step(g: &mut [f32], m: &[f32], c: &mut [f32], h: &mut [f32], tc: &mut [f32], n: usize) {
+    let avx2 = has_avx2();
+    for ((((g, m), c), h), tc) in g
+        .chunks_exact_mut(GATES * n)
+        .zip(m.chunks_exact(n))
+        .zip(c.chunks_exact_mut(n))
+        .zip(h.chunks_exact_mut(n))
+        .zip(tc.chunks_exact_mut(n))
+    {
+        let [gi, gg, gf, go] = gates4(g, n);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2 and FMA (has_avx2).
+            unsafe { avx2::forward_row(gi, gg, gf, go, m, c, h, tc) };
+            continue;
+        }
+        let _ = avx2;
+        generic::forward_row(gi, gg, gf, go, m, c, h, tc);
+    }
+}
+
+/// Backward pointwise pass of one step: `g: [B, 4H]`, the rest `[B, H]`.
+fn backward_step(
+    g: &mut [f32],
+    m: &[f32],
+    c_prev: &[f32],
+    tc: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    n: usize,
+) {
+    let avx2 = has_avx2();
+    for (((((g, m), cp), tc), dh), dc) in g
+        .chunks_exact_mut(GATES * n)
+        .zip(m.chunks_exact(n))
+        .zip(c_prev.chunks_exact(n))
+        .zip(tc.chunks_exact(n))
+        .zip(dh.chunks_exact(n))
+        .zip(dc.chunks_exact_mut(n))
+    {
+        let [gi, gg, gf, go] = gates4(g, n);
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: the CPU has AVX2 and FMA (has_avx2).
+            unsafe { avx2::backward_row(gi, gg, gf, go, m, cp, tc, dh, dc) };
+            continue;
+        }
+        let _ = avx2;
+        generic::backward_row(gi, gg, gf, go, m, cp, tc, dh, dc);
+    }
+}
+
+/// What the forward pass keeps for the backward pass, all time-major: the
+/// activated gates `[σ(i), tanh(g), σ(f + 1), σ(o)]` `[T, B, 4H]`, `c` and
+/// `tanh c` `[T, B, H]`, and `h_{t-1}` `[T, B, H]` (starting with `h_0`).
+struct Saved {
+    gates: Vec<f32>,
+    c: Vec<f32>,
+    tanh_c: Vec<f32>,
+    h_prev: Vec<f32>,
+}
+
+/// The whole-sequence LSTM op. Arguments: `X: [T, B, I]` (per-step inputs,
+/// data: no gradient), `[W_x; W_hh]: [I + H, 4H]`, and `[c_0 | h_0 | β]: [B, 6H]`
+/// (initial state and the per-sequence input term). Output: every step's `h`,
+/// batch-major `[B, T, H]`.
+pub struct LstmSequence {
+    /// Recurrent-dropout mask, time-major `[T, B, H]` (entries 0 or 1/keep), or none.
+    mask: Option<Vec<f32>>,
+    saved: Mutex<Option<Saved>>,
+}
+
+impl LstmSequence {
+    /// `mask`: recurrent dropout, time-major `[T, B, H]`, or none.
+    pub fn new(mask: Option<Vec<f32>>) -> LstmSequence {
+        LstmSequence {
+            mask,
+            saved: Mutex::new(None),
+        }
+    }
+
+    /// Runs the recurrence; returns every `h` (`[B, T, H]`) and what backward needs.
+    fn run(
+        &self,
+        d: Dims,
+        xs: &[f32],
+        weights: &[f32],
+        init: &[f32],
+    ) -> candle_core::Result<(Vec<f32>, Saved)> {
+        let Dims {
+            t: steps,
+            b,
+            i: inputs,
+            h,
+        } = d;
+        let (g4, n) = (GATES * h, b * h);
+        if let Some(m) = &self.mask
+            && m.len() != steps * n
+        {
+            candle_core::bail!(
+                "LSTM sequence: dropout mask has {} values, expected {}",
+                m.len(),
+                steps * n
+            );
+        }
+        let (w_x, w_hh) = weights.split_at(inputs * g4);
+        // XW = X·W_x + β, time-major [T, B, 4H]; becomes the activated gates.
+        let mut gates = vec![0f32; steps * b * g4];
+        for (r, row) in gates.chunks_exact_mut(g4).enumerate() {
+            let beta = r % b;
+            row.copy_from_slice(&init[beta * 6 * h + 2 * h..(beta + 1) * 6 * h]);
+        }
+        if inputs <= FEW_INPUTS {
+            // A handful of inputs (the 5 of stroke-5): one axpy per input beats gemm's packing.
+            for (row, x) in gates.chunks_exact_mut(g4).zip(xs.chunks_exact(inputs)) {
+                for (&xk, wk) in x.iter().zip(w_x.chunks_exact(g4)) {
+                    for (g, &w) in row.iter_mut().zip(wk) {
+                        *g += xk * w;
+                    }
+                }
+            }
+        } else {
+            matmul(
+                &mut gates,
+                true,
+                (steps * b, g4, inputs),
+                (xs, inputs, 1),
+                (w_x, g4, 1),
+            );
+        }
+        let mut c = vec![0f32; n];
+        let mut h_now = vec![0f32; n];
+        for r in 0..b {
+            c[r * h..(r + 1) * h].copy_from_slice(&init[r * 6 * h..r * 6 * h + h]);
+            h_now[r * h..(r + 1) * h].copy_from_slice(&init[r * 6 * h + h..r * 6 * h + 2 * h]);
+        }
+        let ones = vec![1f32; if self.mask.is_some() { 0 } else { n }];
+        let mut saved = Saved {
+            gates: Vec::new(),
+            c: vec![0f32; steps * n],
+            tanh_c: vec![0f32; steps * n],
+            h_prev: vec![0f32; steps * n],
+        };
+        let mut hs = vec![0f32; b * steps * h];
+        for t in 0..steps {
+            let gt = &mut gates[t * b * g4..(t + 1) * b * g4];
+            matmul(gt, true, (b, g4, h), (&h_now, h, 1), (w_hh, g4, 1));
+            saved.h_prev[t * n..(t + 1) * n].copy_from_slice(&h_now);
+            let m = match &self.mask {
+                Some(m) => &m[t * n..(t + 1) * n],
+                None => &ones[..],
+            };
+            forward_step(
+                gt,
+                m,
+                &mut c,
+                &mut h_now,
+                &mut saved.tanh_c[t * n..(t + 1) * n],
+                h,
+            );
+            saved.c[t * n..(t + 1) * n].copy_from_slice(&c);
+            for r in 0..b {
+                hs[(r * steps + t) * h..(r * steps + t + 1) * h]
+                    .copy_from_slice(&h_now[r * h..(r + 1) * h]);
+            }
+        }
+        saved.gates = gates;
+        Ok((hs, saved))
+    }
+}
+
+fn host(t: &Tensor) -> candle_core::Result<Vec<f32>> {
+    t.flatten_all()?.to_vec1::<f32>()
+}
+
+impl CustomOp3 for LstmSequence {
+    fn name(&self) -> &'static str {
+        "lstm-sequence"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let d = dims(l1.shape(), l2.shape(), l3.shape())?;
+        let (xs, weights, init) = (
+            slice(s1, l1, "X")?,
+            slice(s2, l2, "weights")?,
+            slice(s3, l3, "init")?,
+        );
+        let (hs, saved) = self.run(d, xs, weights, init)?;
+        if let Ok(mut slot) = self.saved.lock() {
+            *slot = Some(saved);
+        }
+        Ok((CpuStorage::F32(hs), Shape::from((d.b, d.t, d.h))))
+    }
+
+    fn bwd(
+        &self,
+        xs: &Tensor,
+        weights: &Tensor,
+        init: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let d = dims(xs.shape(), weights.shape(), init.shape())?;
+        let Dims {
+            t: steps,
+            b,
+            i: inputs,
+            h,
+        } = d;
+        let (g4, n) = (GATES * h, b * h);
+        let (xs_v, w, init_v, dout) = (host(xs)?, host(weights)?, host(init)?, host(grad)?);
+        let saved = match self.saved.lock().ok().and_then(|mut s| s.take()) {
+            Some(s) => s,
+            None => self.run(d, &xs_v, &w, &init_v)?.1,
+        };
+        let Saved {
+            gates: mut dg,
+            c: cs,
+            tanh_c,
+            h_prev,
+        } = saved;
+        // W_hhᵀ [4H, H], contiguous, for ∂h_{t-1} = ∂G_t·W_hhᵀ.
+        let w_hh = &w[inputs * g4..];
+        let mut w_hh_t = vec![0f32; g4 * h];
+        for k in 0..h {
+            for j in 0..g4 {
+                w_hh_t[j * h + k] = w_hh[k * g4 + j];
+            }
+        }
+        let c0: Vec<f32> = (0..b)
+            .flat_map(|r| init_v[r * 6 * h..r * 6 * h + h].iter().copied())
+            .collect();
+        let ones = vec![1f32; if self.mask.is_some() { 0 } else { n }];
+        let mut dh = vec![0f32; n];
+        let mut dh_next = vec![0f32; n];
+        let mut dc = vec![0f32; n];
+        for t in (0..steps).rev() {
+            for r in 0..b {
+                let src = &dout[(r * steps + t) * h..(r * steps + t + 1) * h];
+                for ((d, &s), &nx) in dh[r * h..(r + 1) * h]
+                    .iter_mut()
+                    .zip(src)
+                    .zip(&dh_next[r * h..(r + 1) * h])
+                {
+                    *d = s + nx;
+                }
+            }
+            let m = match &self.mask {
+                Some(m) => &m[t * n..(t + 1) * n],
+                None => &ones[..],
+            };
+            let c_prev = if t == 0 {
+                &c0[..]
+            } else {
+                &cs[(t - 1) * n..t * n]
+            };
+            let gt = &mut dg[t * b * g4..(t + 1) * b * g4];
+            backward_step(gt, m, c_prev, &tanh_c[t * n..(t + 1) * n], &dh, &mut dc, h);
+            matmul(
+                &mut dh_next,
+                false,
+                (b, h, g4),
+                (gt, g4, 1),
+                (&w_hh_t, h, 1),
+            );
+        }
+        // ∂[W_x; W_hh] = [Xᵀ·∂G; H_prevᵀ·∂G]
+        let mut dw = vec![0f32; (inputs + h) * g4];
+        let (dw_x, dw_hh) = dw.split_at_mut(inputs * g4);
+        matmul(
+            dw_x,
+            false,
+            (inputs, g4, steps * b),
+            (&xs_v, 1, inputs),
+            (&dg, g4, 1),
+        );
+        matmul(
+            dw_hh,
+            false,
+            (h, g4, steps * b),
+            (&h_prev, 1, h),
+            (&dg, g4, 1),
+        );
+        // ∂[c_0 | h_0 | β]
+        let mut dinit = vec![0f32; b * 6 * h];
+        for r in 0..b {
+            let row = &mut dinit[r * 6 * h..(r + 1) * 6 * h];
+            row[..h].copy_from_slice(&dc[r * h..(r + 1) * h]);
+            row[h..2 * h].copy_from_slice(&dh_next[r * h..(r + 1) * h]);
+            for t in 0..steps {
+                let src = &dg[(t * b + r) * g4..(t * b + r + 1) * g4];
+                for (d, &s) in row[2 * h..].iter_mut().zip(src) {
+                    *d += s;
+                }
+            }
+        }
+        let dev = xs.device();
+        Ok((
+            None,
+            Some(Tensor::from_vec(dw, (inputs + h, g4), dev)?),
+            Some(Tensor::from_vec(dinit, (b, 6 * h), dev)?),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The branch-free `exp`, `σ` and `tanh` against f64 references over the
+    /// clamped range (relative 4e-7 for exp, absolute 2e-7 for σ and tanh), and
+    /// NaN stays NaN so non-finite losses are still caught.
+    #[test]
+    fn fast_activations_match_f64() {
+        let mut worst = (0f64, 0f64, 0f64);
+        for k in -800_000..=800_000 {
+            let x = k as f32 * 1e-4; // -80 … 80
+            let e = (x as f64).exp();
+            worst.0 = worst.0.max(((exp(x) as f64) - e).abs() / e);
+            worst.1 = worst
+                .1
+                .max((sigmoid(x) as f64 - 1.0 / (1.0 + (-x as f64).exp())).abs());
+            worst.2 = worst.2.max((tanh(x) as f64 - (x as f64).tanh()).abs());
+        }
+        assert!(worst.0 < 4e-7, "exp: worst relative error {}", worst.0);
+        assert!(worst.1 < 2e-7, "sigmoid: worst absolute error {}", worst.1);
+        assert!(worst.2 < 2e-7, "tanh: worst absolute error {}", worst.2);
+        assert!(exp(f32::NAN).is_nan() && sigmoid(f32::NAN).is_nan());
+        assert!(exp(-1e6) > 0.0 && exp(1e6).is_finite());
+    }
+}
