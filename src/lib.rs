@@ -5,6 +5,8 @@
 //! * [`dataset`]: sketch-rnn `.npz` (restricted unpickler), Quick, Draw! `.ndjson`, batching.
 //! * [`model`]: the network (cells, encoder, decoder, mixture head, loss) in candle.
 //! * [`sample`]: drawing from the model: temperature, completion, interpolation.
+//! * [`session`]: the checked, platform-neutral API a front end uses (all input validation).
+//! * `web` (wasm32 only): the `#[wasm_bindgen]` facade over [`session`].
 //! * [`weights`]: model files: ours (`.safetensors`) and Magenta's JSON.
 //! * [`render`]: SVG (and natively PNG) pictures of drawings.
 //! * [`rng`]: the seedable generator shared by native and wasm.
@@ -16,7 +18,10 @@ pub mod model;
 pub mod render;
 pub mod rng;
 pub mod sample;
+pub mod session;
 pub mod stroke;
+#[cfg(target_arch = "wasm32")]
+pub mod web;
 pub mod weights;
 
 pub use error::{Error, Result};

@@ -46,6 +46,7 @@ fn write_vae(path: &Path) {
         scale_factor: 20.0,
         max_seq_len: 40,
         hparams: hp,
+        typical_size_px: Some(200.0),
     };
     let (json, _) = magenta::write(&ModelFile::from_varmap(info, &vm).unwrap()).unwrap();
     std::fs::write(path, json).unwrap();

@@ -57,6 +57,7 @@ fn tiny_file() -> ModelFile {
             scale_factor: 10.0,
             max_seq_len: 50,
             hparams: tiny_hparams(),
+            typical_size_px: None,
         },
         &vm,
     )
@@ -74,6 +75,7 @@ fn gen_json() -> serde_json::Value {
             scale_factor: 10.0,
             max_seq_len: 50,
             hparams: hp,
+            typical_size_px: None,
         },
         &vm,
     )

@@ -212,6 +212,7 @@ fn file_of(vm: &VarMap, hp: &HParams) -> ModelFile {
             scale_factor: 12.5,
             max_seq_len: 20,
             hparams: hp.clone(),
+            typical_size_px: None,
         },
         vm,
     )

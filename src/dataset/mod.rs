@@ -20,6 +20,22 @@ pub const DEFAULT_RANDOM_SCALE: f32 = 0.15;
 /// Paper default probability of dropping a point during training.
 pub const DEFAULT_POINT_DROP: f32 = 0.10;
 
+/// The median over `drawings` of each drawing's larger bounding-box side, in
+/// the data's pixels; `None` when there are no drawings.
+pub fn typical_size_px(drawings: &[Drawing]) -> Option<f32> {
+    let mut sizes: Vec<f32> = drawings
+        .iter()
+        .filter_map(|d| crate::stroke::BoundingBox::of_stroke3(d))
+        .map(|b| b.width().max(b.height()))
+        .filter(|s| s.is_finite())
+        .collect();
+    if sizes.is_empty() {
+        return None;
+    }
+    sizes.sort_by(f32::total_cmp);
+    Some(sizes[sizes.len() / 2])
+}
+
 /// The scale factor of a set of drawings: the standard deviation of all `dx` and
 /// `dy` offsets together (sketch-rnn's `calculate_normalizing_scale_factor`), in pixels.
 pub fn scale_factor(drawings: &[Drawing]) -> Result<f32> {

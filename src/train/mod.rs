@@ -260,6 +260,7 @@ impl Trainer {
         device: &Device,
     ) -> Result<Trainer> {
         config.validate()?;
+        let typical_size_px = crate::dataset::typical_size_px(train);
         let train = Dataset::new(train, config.max_seq_len, None)?;
         let varmap = VarMap::new();
         let model = SketchRnn::init(&config.hparams, &varmap, device, config.seed)?;
@@ -268,6 +269,7 @@ impl Trainer {
             scale_factor: train.scale_factor(),
             max_seq_len: config.max_seq_len,
             hparams: config.hparams.clone(),
+            typical_size_px,
         };
         let adam = Adam::new(&varmap)?;
         Ok(Trainer {

@@ -255,6 +255,7 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile> {
             scale_factor,
             max_seq_len,
             hparams,
+            typical_size_px: None,
         },
         tensors,
     })

@@ -25,6 +25,10 @@ pub struct ModelInfo {
     /// Longest drawing (rows) the model was trained on, N_max.
     pub max_seq_len: usize,
     pub hparams: HParams,
+    /// The larger side of a typical training drawing, in pixels (the median),
+    /// where the file records it; front ends scale user drawings to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typical_size_px: Option<f32>,
 }
 
 /// A loaded model file: its description and its tensors named by module path.

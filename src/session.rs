@@ -1,0 +1,411 @@
+//! The platform-neutral API the browser app (and any other front end) talks to.
+//! Every input is checked here, so native tests cover what the wasm facade
+//! ([`crate::web`]) exposes; the facade only converts types and errors.
+//!
+//! Units: drawings cross this API as stroke-3 rows `[dx, dy, pen_lifted]` in
+//! **model pixels**, the units of the data the model was trained on (an `.npz`
+//! file's offsets). The session divides by the model's `scale_factor` to get
+//! the normalised units the network reads. A front end maps its own pixels to
+//! model pixels, e.g. so the drawing's larger side is
+//! [`SessionInfo::typical_size_px`].
+//!
+//! The model is immutable; a drawing in progress is a [`Drawing`] value the
+//! caller owns (decoder state, random generator, step count).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::model::mixture::PEN_STATES;
+use crate::model::{Mixture, SketchRnn};
+use crate::rng::SketchRng;
+use crate::sample::{self, Generation};
+use crate::stroke::{Pen, Stroke3, Stroke5, denormalise, normalise, stroke3_to_stroke5};
+use crate::weights::{ModelFile, ModelInfo};
+
+/// Most rows accepted in a drawing (the user's, or a prefix). Longer input is
+/// refused rather than silently cut: simplify it (RDP) first.
+pub const MAX_DRAWING_POINTS: usize = 2000;
+/// Largest `|dx|`, `|dy|` accepted, in model pixels.
+pub const MAX_OFFSET_PX: f32 = 1.0e5;
+/// Most points one request may generate.
+pub const MAX_GENERATED_POINTS: usize = 1000;
+/// Most alternative endings in one request.
+pub const MAX_ALTERNATIVES: usize = 32;
+/// Most latents in one interpolation.
+pub const MAX_INTERPOLATION_STEPS: usize = 64;
+/// Largest latent-noise scale λ (1 is the VAE's own posterior sample).
+pub const MAX_NOISE: f32 = 4.0;
+/// Largest `|z_i|` accepted in a latent (the prior is N(0, I)).
+pub const MAX_LATENT_ABS: f32 = 100.0;
+/// Largest seed: every integer up to this is exact in a JavaScript number.
+pub const MAX_SEED: u64 = (1 << 53) - 1;
+/// Side of the square QuickDraw drawings were scaled into before Magenta
+/// trained on them (pixels); the typical size of a drawing for models that do
+/// not record their own.
+pub const QUICKDRAW_BOX_PX: f32 = 255.0;
+
+/// What a front end needs to know about the loaded model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    pub name: String,
+    /// A VAE (has an encoder: Redraw, Morph and latent noise apply).
+    pub conditional: bool,
+    /// Latent size N_z (0 for decoder-only models).
+    pub z_size: usize,
+    /// Model pixels per normalised unit.
+    pub scale_factor: f32,
+    /// Longest drawing the model was trained on (rows).
+    pub max_seq_len: usize,
+    /// Decoder units.
+    pub dec_size: usize,
+    /// Decoder cell (`lstm`, `layer_norm`, `hyper`).
+    pub cell: String,
+    /// The larger side of a typical training drawing, in model pixels.
+    pub typical_size_px: f32,
+}
+
+/// An encoded drawing: the posterior `N(μ, σ²)` (paper equation 2), each of length N_z.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Latent {
+    pub mu: Vec<f32>,
+    pub sigma: Vec<f32>,
+}
+
+/// A drawing in progress. Owned by the caller; [`Session::next_points`] advances it.
+#[derive(Debug, Clone)]
+pub struct Drawing {
+    generation: Generation,
+}
+
+impl Drawing {
+    /// Whether the model has ended the drawing.
+    pub fn finished(&self) -> bool {
+        self.generation.finished
+    }
+
+    /// Points generated so far (not counting the prefix).
+    pub fn steps(&self) -> usize {
+        self.generation.steps
+    }
+}
+
+/// How likely the model finds a drawing: per point, `log p(S_t | S_<t, z)` in
+/// nats (offsets in normalised units, so comparable across drawing sizes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Score {
+    /// One value per row of the drawing: offset density times pen probability.
+    pub per_point: Vec<f32>,
+    /// Mean of `per_point`.
+    pub mean: f32,
+}
+
+/// A loaded model ready to draw.
+#[derive(Debug, Clone)]
+pub struct Session {
+    model: SketchRnn,
+    info: ModelInfo,
+}
+
+fn check_count(name: &str, n: usize, min: usize, max: usize) -> Result<()> {
+    if n < min || n > max {
+        return Err(Error::invalid_argument(
+            name,
+            format!("must be in {min}..={max}, found {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a seed fits [`MAX_SEED`].
+pub fn check_seed(seed: u64) -> Result<u64> {
+    if seed > MAX_SEED {
+        return Err(Error::invalid_argument(
+            "seed",
+            format!("must be an integer in 0..={MAX_SEED}, found {seed}"),
+        ));
+    }
+    Ok(seed)
+}
+
+impl Session {
+    /// Loads a model from the bytes of a model file: ours (`.safetensors`) or
+    /// Magenta's JSON (`.gen.json`, `.vae.json`).
+    pub fn load(bytes: &[u8]) -> Result<Session> {
+        let file = ModelFile::from_bytes(bytes)?;
+        let model = file.build(&candle_core::Device::Cpu)?;
+        Ok(Session {
+            model,
+            info: file.info,
+        })
+    }
+
+    /// From an already built model.
+    pub fn from_model(model: SketchRnn, info: ModelInfo) -> Session {
+        Session { model, info }
+    }
+
+    pub fn model(&self) -> &SketchRnn {
+        &self.model
+    }
+
+    pub fn info(&self) -> SessionInfo {
+        let hp = &self.model.hparams;
+        SessionInfo {
+            name: self.info.name.clone(),
+            conditional: hp.conditional(),
+            z_size: hp.z_size,
+            scale_factor: self.info.scale_factor,
+            max_seq_len: self.info.max_seq_len,
+            dec_size: hp.dec_size,
+            cell: serde_json::to_value(hp.cell)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default(),
+            typical_size_px: self.info.typical_size_px.unwrap_or(QUICKDRAW_BOX_PX),
+        }
+    }
+
+    /// Checks a stroke-3 drawing in model pixels and returns its stroke-5 rows
+    /// in normalised units, without the end row.
+    fn rows(&self, drawing: &[Stroke3], what: &str, allow_empty: bool) -> Result<Vec<Stroke5>> {
+        if drawing.is_empty() && !allow_empty {
+            return Err(Error::EmptyDrawing(format!("{what} has no points")));
+        }
+        if drawing.len() > MAX_DRAWING_POINTS {
+            return Err(Error::TooLarge {
+                what: format!("{what} (points; simplify it first)"),
+                limit: MAX_DRAWING_POINTS,
+                found: drawing.len(),
+            });
+        }
+        crate::stroke::validate_stroke3(drawing)?;
+        if let Some((index, row)) = drawing
+            .iter()
+            .enumerate()
+            .find(|(_, r)| r[0].abs() > MAX_OFFSET_PX || r[1].abs() > MAX_OFFSET_PX)
+        {
+            return Err(Error::InvalidStroke {
+                index,
+                reason: format!(
+                    "offset ({}, {}) exceeds {MAX_OFFSET_PX} model pixels",
+                    row[0], row[1]
+                ),
+            });
+        }
+        let mut rows = stroke3_to_stroke5(&normalise(drawing, self.info.scale_factor));
+        rows.pop(); // the end row
+        Ok(rows)
+    }
+
+    /// Checks a latent: the model's N_z values, finite, within [`MAX_LATENT_ABS`].
+    pub fn check_latent(&self, z: &[f32], what: &str) -> Result<()> {
+        let n = self.model.hparams.z_size;
+        if n == 0 {
+            return Err(Error::invalid_argument(
+                what,
+                "this model is decoder-only (unconditional) and takes no latent",
+            ));
+        }
+        if z.len() != n {
+            return Err(Error::Shape {
+                what: what.into(),
+                expected: vec![n],
+                found: vec![z.len()],
+            });
+        }
+        if let Some(v) = z
+            .iter()
+            .find(|v| !v.is_finite() || v.abs() > MAX_LATENT_ABS)
+        {
+            return Err(Error::invalid_argument(
+                what,
+                format!("values must be finite and within ±{MAX_LATENT_ABS}, found {v}"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `Some(z)` checked for a conditional model; a decoder-only model needs `None`.
+    fn latent_for_decoder<'a>(&self, z: Option<&'a [f32]>) -> Result<Option<&'a [f32]>> {
+        match (self.model.hparams.conditional(), z) {
+            (true, Some(z)) => {
+                self.check_latent(z, "latent z")?;
+                Ok(Some(z))
+            }
+            (true, None) => Err(Error::invalid_argument(
+                "latent z",
+                "this model is a VAE: encode a drawing or sample a latent first",
+            )),
+            (false, None) => Ok(None),
+            (false, Some(_)) => Err(Error::invalid_argument(
+                "latent z",
+                "this model is decoder-only (unconditional) and takes no latent",
+            )),
+        }
+    }
+
+    /// Encodes a drawing (model pixels) to its posterior `(μ, σ)`.
+    pub fn encode(&self, drawing: &[Stroke3]) -> Result<Latent> {
+        let rows = self.rows(drawing, "drawing", false)?;
+        let (mu, sigma) = self.model.encode(&rows)?;
+        Ok(Latent { mu, sigma })
+    }
+
+    /// A noisy latent `z = μ + λ σ ε` (the VAE's sampling; λ = `noise` in `[0, MAX_NOISE]`).
+    pub fn sample_latent(&self, latent: &Latent, noise: f32, seed: u64) -> Result<Vec<f32>> {
+        self.check_latent(&latent.mu, "latent mu")?;
+        self.check_latent(&latent.sigma, "latent sigma")?;
+        if latent.sigma.iter().any(|&s| s < 0.0) {
+            return Err(Error::invalid_argument("latent sigma", "must be >= 0"));
+        }
+        if !(noise.is_finite() && (0.0..=MAX_NOISE).contains(&noise)) {
+            return Err(Error::invalid_argument(
+                "noise",
+                format!("must be in [0, {MAX_NOISE}], found {noise}"),
+            ));
+        }
+        let mut rng = SketchRng::new(check_seed(seed)?);
+        sample::noisy_latent(&latent.mu, &latent.sigma, noise, &mut rng)
+    }
+
+    /// A latent drawn from the prior N(0, I) (a new drawing "from imagination").
+    pub fn prior_latent(&self, seed: u64) -> Result<Vec<f32>> {
+        let n = self.model.hparams.z_size;
+        if n == 0 {
+            return Err(Error::invalid_argument(
+                "latent",
+                "this model is decoder-only (unconditional) and has no latent space",
+            ));
+        }
+        let mut rng = SketchRng::new(check_seed(seed)?);
+        Ok((0..n).map(|_| rng.normal()).collect())
+    }
+
+    /// Starts a drawing: from latent `z` (VAE) or none (decoder-only), after the
+    /// decoder has read `prefix` (model pixels; empty for a new drawing).
+    pub fn begin(&self, z: Option<&[f32]>, prefix: &[Stroke3], seed: u64) -> Result<Drawing> {
+        let z = self.latent_for_decoder(z)?;
+        let rows = self.rows(prefix, "prefix", true)?;
+        let generation = sample::start(&self.model, z, &rows, check_seed(seed)?)?;
+        Ok(Drawing { generation })
+    }
+
+    /// The next at most `k` points of `drawing` at `temperature`, in model
+    /// pixels. Fewer (possibly none) when the model ends the drawing.
+    pub fn next_points(
+        &self,
+        drawing: &mut Drawing,
+        k: usize,
+        temperature: f32,
+    ) -> Result<Vec<Stroke3>> {
+        check_count("k", k, 1, MAX_GENERATED_POINTS)?;
+        sample::check_temperature(temperature)?;
+        let mut out = Vec::with_capacity(k);
+        while out.len() < k && !drawing.generation.finished {
+            let (g, p) = sample::next_point(&self.model, drawing.generation.clone(), temperature)?;
+            drawing.generation = g;
+            if !drawing.generation.finished {
+                out.push(p);
+            }
+        }
+        let stroke3 = crate::stroke::stroke5_to_stroke3(&out);
+        Ok(denormalise(&stroke3, self.info.scale_factor))
+    }
+
+    /// `n` different endings of `prefix` (model pixels), each at most `max_points`.
+    pub fn alternatives(
+        &self,
+        z: Option<&[f32]>,
+        prefix: &[Stroke3],
+        n: usize,
+        temperature: f32,
+        max_points: usize,
+        seed: u64,
+    ) -> Result<Vec<Vec<Stroke3>>> {
+        check_count("n", n, 1, MAX_ALTERNATIVES)?;
+        check_count("max_points", max_points, 1, MAX_GENERATED_POINTS)?;
+        sample::check_temperature(temperature)?;
+        let z = self.latent_for_decoder(z)?;
+        let rows = self.rows(prefix, "prefix", true)?;
+        let endings = sample::alternatives(
+            &self.model,
+            z,
+            &rows,
+            n,
+            temperature,
+            max_points,
+            check_seed(seed)?,
+        )?;
+        Ok(endings
+            .iter()
+            .map(|e| {
+                denormalise(
+                    &crate::stroke::stroke5_to_stroke3(e),
+                    self.info.scale_factor,
+                )
+            })
+            .collect())
+    }
+
+    /// `steps` latents from `a` to `b` inclusive: spherical (paper section 4.2)
+    /// or linear.
+    pub fn interpolate(
+        &self,
+        a: &[f32],
+        b: &[f32],
+        steps: usize,
+        spherical: bool,
+    ) -> Result<Vec<Vec<f32>>> {
+        self.check_latent(a, "latent a")?;
+        self.check_latent(b, "latent b")?;
+        check_count("steps", steps, 2, MAX_INTERPOLATION_STEPS)?;
+        (0..steps)
+            .map(|i| {
+                let t = i as f32 / (steps - 1) as f32;
+                if spherical {
+                    sample::slerp(a, b, t)
+                } else {
+                    sample::lerp(a, b, t)
+                }
+            })
+            .collect()
+    }
+
+    /// Latent arithmetic `a − b + c` (paper figure 6).
+    pub fn analogy(&self, a: &[f32], b: &[f32], c: &[f32]) -> Result<Vec<f32>> {
+        self.check_latent(a, "latent a")?;
+        self.check_latent(b, "latent b")?;
+        self.check_latent(c, "latent c")?;
+        let z = sample::analogy(a, b, c)?;
+        self.check_latent(&z, "latent a - b + c")?;
+        Ok(z)
+    }
+
+    /// Scores `drawing` (model pixels) under the decoder, teacher-forced from
+    /// `z` (VAE) or none (decoder-only): per point, `log(p(Δx, Δy)·q(pen))`.
+    pub fn score(&self, z: Option<&[f32]>, drawing: &[Stroke3]) -> Result<Score> {
+        let z = self.latent_for_decoder(z)?;
+        let rows = self.rows(drawing, "drawing", false)?;
+        let m = self.model.hparams.num_mixtures;
+        let mut state = self.model.initial_state(z)?;
+        let mut input = crate::stroke::START_TOKEN;
+        let mut per_point = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let (next, raw) = self.model.step(&state, &input)?;
+            let mix = Mixture::from_raw(&raw, m, 1.0)?;
+            let pen = match Pen::of(row) {
+                Pen::Down => 0,
+                Pen::Up => 1,
+                Pen::End => 2,
+            };
+            debug_assert!(pen < PEN_STATES);
+            // Floor the density like the training loss (sketch-rnn's 1e-6 epsilon).
+            let density = mix.offset_density(row[0], row[1]) + 1e-6;
+            per_point.push(density.ln() + mix.pen[pen].max(1e-12).ln());
+            state = next;
+            input = *row;
+        }
+        let mean = per_point.iter().sum::<f32>() / per_point.len() as f32;
+        Ok(Score { per_point, mean })
+    }
+}

@@ -1,0 +1,234 @@
+//! The session API the browser app calls through the wasm facade: what it does
+//! with the shipped default model and a Magenta decoder-only model, and one
+//! test per input check (every hostile input is an error value, not a panic).
+
+mod common;
+
+use sketch_rnn::session::{
+    Latent, MAX_ALTERNATIVES, MAX_DRAWING_POINTS, MAX_GENERATED_POINTS, MAX_NOISE, MAX_SEED,
+    Session,
+};
+use sketch_rnn::stroke::Stroke3;
+
+/// The embedded default model the app opens on (committed under www/models).
+fn sheep() -> Session {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/www/models/sheep.safetensors"
+    ))
+    .expect("www/models/sheep.safetensors");
+    Session::load(&bytes).expect("the shipped model loads")
+}
+
+/// A small closed doodle in model pixels: a square with a tail, two strokes.
+fn doodle() -> Vec<Stroke3> {
+    vec![
+        [0.0, 0.0, 0.0],
+        [60.0, 0.0, 0.0],
+        [0.0, 60.0, 0.0],
+        [-60.0, 0.0, 0.0],
+        [0.0, -60.0, 1.0],
+        [30.0, 80.0, 0.0],
+        [0.0, 40.0, 1.0],
+    ]
+}
+
+fn assert_invalid<T: std::fmt::Debug>(r: sketch_rnn::Result<T>, needle: &str) {
+    let e = r.expect_err("hostile input must be refused");
+    let msg = e.to_string();
+    assert!(
+        msg.contains(needle),
+        "message {msg:?} should mention {needle:?}"
+    );
+}
+
+#[test]
+fn shipped_model_finishes_a_doodle_from_its_noisy_latent() {
+    let s = sheep();
+    let info = s.info();
+    assert!(info.conditional && info.z_size > 0);
+    let latent = s.encode(&doodle()).unwrap();
+    assert_eq!(latent.mu.len(), info.z_size);
+    assert!(latent.sigma.iter().all(|&v| v > 0.0 && v.is_finite()));
+    let z = s.sample_latent(&latent, 1.0, 7).unwrap();
+    assert_ne!(z, latent.mu, "noise 1 moves the latent");
+    assert_eq!(s.sample_latent(&latent, 0.0, 7).unwrap(), latent.mu);
+    let mut d = s.begin(Some(&z), &doodle(), 3).unwrap();
+    let mut points = Vec::new();
+    while !d.finished() && points.len() < 400 {
+        let batch = s.next_points(&mut d, 10, 0.25).unwrap();
+        assert!(batch.len() <= 10);
+        points.extend(batch);
+    }
+    assert!(points.len() > 3, "the model adds strokes: {}", points.len());
+    assert!(points.iter().all(|p| p[0].is_finite() && p[1].is_finite()));
+    if d.finished() {
+        assert!(s.next_points(&mut d, 5, 0.25).unwrap().is_empty());
+    }
+}
+
+#[test]
+fn same_seed_same_points_and_alternatives_differ() {
+    let s = sheep();
+    let z = s.prior_latent(1).unwrap();
+    let run = |seed| {
+        let mut d = s.begin(Some(&z), &[], seed).unwrap();
+        s.next_points(&mut d, 50, 0.5).unwrap()
+    };
+    assert_eq!(run(9), run(9));
+    assert_ne!(run(9), run(10));
+    let alts = s.alternatives(Some(&z), &doodle(), 4, 0.5, 60, 5).unwrap();
+    assert_eq!(alts.len(), 4);
+    assert!(alts.iter().all(|a| a.len() <= 60));
+    assert_ne!(alts[0], alts[1]);
+}
+
+#[test]
+fn interpolation_ends_at_its_endpoints_and_analogy_is_arithmetic() {
+    let s = sheep();
+    let (a, b) = (s.prior_latent(1).unwrap(), s.prior_latent(2).unwrap());
+    for spherical in [true, false] {
+        let zs = s.interpolate(&a, &b, 5, spherical).unwrap();
+        assert_eq!(zs.len(), 5);
+        let close = |x: &[f32], y: &[f32]| x.iter().zip(y).all(|(p, q)| (p - q).abs() < 1e-5);
+        assert!(close(&zs[0], &a) && close(&zs[4], &b));
+    }
+    let c = s.prior_latent(3).unwrap();
+    let z = s.analogy(&a, &b, &c).unwrap();
+    assert!((z[0] - (a[0] - b[0] + c[0])).abs() < 1e-6);
+}
+
+#[test]
+fn score_prefers_the_models_own_drawings_to_scribbles() {
+    let s = sheep();
+    let z = s.prior_latent(4).unwrap();
+    let mut d = s.begin(Some(&z), &[], 4).unwrap();
+    let own = s.next_points(&mut d, 80, 0.1).unwrap();
+    let own_score = s.score(Some(&z), &own).unwrap();
+    assert_eq!(own_score.per_point.len(), own.len());
+    let scribble: Vec<Stroke3> = (0..own.len())
+        .map(|i| {
+            let a = i as f32 * 2.3;
+            [300.0 * a.sin(), 300.0 * a.cos(), (i % 3 == 0) as u8 as f32]
+        })
+        .collect();
+    let bad = s.score(Some(&z), &scribble).unwrap();
+    assert!(
+        own_score.mean > bad.mean + 1.0,
+        "own {} vs scribble {}",
+        own_score.mean,
+        bad.mean
+    );
+}
+
+#[test]
+fn magenta_decoder_only_model_draws_without_a_latent() {
+    let Some(dir) = common::shared_dir() else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join("models/magenta/bird.gen.json")).unwrap();
+    let s = Session::load(&bytes).unwrap();
+    let info = s.info();
+    assert!(!info.conditional);
+    assert_eq!(info.typical_size_px, sketch_rnn::session::QUICKDRAW_BOX_PX);
+    let mut d = s.begin(None, &doodle(), 1).unwrap();
+    assert!(!s.next_points(&mut d, 20, 0.3).unwrap().is_empty());
+    assert_invalid(s.encode(&doodle()), "unconditional");
+    assert_invalid(s.prior_latent(1), "decoder-only");
+    assert_invalid(s.begin(Some(&[0.0; 4]), &[], 1), "decoder-only");
+}
+
+// One test per input check.
+
+#[test]
+fn garbage_model_bytes_are_refused() {
+    assert!(Session::load(b"definitely not a model").is_err());
+    assert!(Session::load(&[]).is_err());
+    let mut truncated = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/www/models/sheep.safetensors"
+    ))
+    .unwrap();
+    truncated.truncate(truncated.len() / 2);
+    assert!(Session::load(&truncated).is_err());
+}
+
+#[test]
+fn empty_drawing_is_refused() {
+    assert_invalid(sheep().encode(&[]), "no points");
+}
+
+#[test]
+fn huge_drawing_is_refused() {
+    let big: Vec<Stroke3> = (0..100_000).map(|_| [1.0, 1.0, 0.0]).collect();
+    assert_invalid(sheep().encode(&big), &MAX_DRAWING_POINTS.to_string());
+    assert_invalid(sheep().begin(None, &big, 1).map(|_| ()), "latent");
+}
+
+#[test]
+fn non_finite_and_huge_offsets_are_refused() {
+    let s = sheep();
+    assert_invalid(s.encode(&[[f32::NAN, 0.0, 0.0]]), "not finite");
+    assert_invalid(s.encode(&[[0.0, f32::INFINITY, 0.0]]), "not finite");
+    assert_invalid(s.encode(&[[1e9, 0.0, 0.0]]), "exceeds");
+    assert_invalid(s.encode(&[[1.0, 0.0, 0.5]]), "pen_lifted");
+}
+
+#[test]
+fn bad_temperature_is_refused() {
+    let s = sheep();
+    let z = s.prior_latent(1).unwrap();
+    let mut d = s.begin(Some(&z), &[], 1).unwrap();
+    for t in [f32::NAN, 0.0, -1.0, f32::INFINITY, 100.0] {
+        assert_invalid(s.next_points(&mut d, 1, t), "temperature");
+    }
+    assert_invalid(
+        s.alternatives(Some(&z), &[], 2, f32::NAN, 10, 1),
+        "temperature",
+    );
+}
+
+#[test]
+fn bad_counts_are_refused() {
+    let s = sheep();
+    let z = s.prior_latent(1).unwrap();
+    let mut d = s.begin(Some(&z), &[], 1).unwrap();
+    assert_invalid(s.next_points(&mut d, 0, 0.5), "k");
+    assert_invalid(s.next_points(&mut d, MAX_GENERATED_POINTS + 1, 0.5), "k");
+    assert_invalid(s.alternatives(Some(&z), &[], 0, 0.5, 10, 1), "n");
+    assert_invalid(
+        s.alternatives(Some(&z), &[], MAX_ALTERNATIVES + 1, 0.5, 10, 1),
+        "n",
+    );
+    assert_invalid(s.alternatives(Some(&z), &[], 2, 0.5, 0, 1), "max_points");
+    assert_invalid(s.interpolate(&z, &z, 1, true), "steps");
+}
+
+#[test]
+fn bad_latents_are_refused() {
+    let s = sheep();
+    let n = s.info().z_size;
+    assert_invalid(s.begin(None, &[], 1).map(|_| ()), "VAE");
+    assert_invalid(s.begin(Some(&[0.0; 3]), &[], 1).map(|_| ()), "latent z");
+    let mut nan = vec![0.0; n];
+    nan[1] = f32::NAN;
+    assert_invalid(s.begin(Some(&nan), &[], 1).map(|_| ()), "finite");
+    let z = vec![0.0; n];
+    assert_invalid(s.interpolate(&z, &nan, 3, true), "latent b");
+    assert_invalid(s.analogy(&z, &z, &[0.0; 2]), "latent c");
+    let neg = Latent {
+        mu: z.clone(),
+        sigma: vec![-1.0; n],
+    };
+    assert_invalid(s.sample_latent(&neg, 1.0, 1), "sigma");
+}
+
+#[test]
+fn bad_noise_and_seed_are_refused() {
+    let s = sheep();
+    let latent = s.encode(&doodle()).unwrap();
+    for noise in [f32::NAN, -0.1, MAX_NOISE + 1.0] {
+        assert_invalid(s.sample_latent(&latent, noise, 1), "noise");
+    }
+    assert_invalid(s.prior_latent(MAX_SEED + 1), "seed");
+}
