@@ -1,6 +1,7 @@
 //! Command-line interface (native only).
 
 mod plot;
+mod serve;
 mod train;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,21 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve the browser app (www/ and the wasm in pkg/) on 127.0.0.1.
+    Serve {
+        /// Address to listen on; 127.0.0.1 keeps it private to this machine.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Also serve this folder of model files at /local-models/ (e.g. ../shared/models/magenta).
+        #[arg(long)]
+        models: Option<PathBuf>,
+        /// The app's folder.
+        #[arg(long, default_value = "www")]
+        www: PathBuf,
+        /// wasm-bindgen output (tools/build-wasm.sh).
+        #[arg(long, default_value = "pkg")]
+        pkg: PathBuf,
+    },
     /// Describe a model (.safetensors, .gen.json, .vae.json) or data file (.npz, .ndjson).
     Info { file: PathBuf },
     /// Draw N sketches from a model and write them as SVG and PNG grids.
@@ -131,6 +147,12 @@ pub fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info { file } => info(&file),
+        Command::Serve {
+            addr,
+            models,
+            www,
+            pkg,
+        } => serve::run(&www, &pkg, models.as_deref(), addr),
         Command::Train(a) => {
             train::set_threads(a.threads);
             train::train(*a)

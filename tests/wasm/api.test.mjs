@@ -1,0 +1,90 @@
+// The wasm API as JavaScript sees it, under Node against the built pkg/
+// (`tools/build-wasm.sh` first). Run: node --test tests/wasm/
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+import { initSync, Model } from '../../pkg/sketch_rnn.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+initSync({ module: readFileSync(join(root, 'pkg', 'sketch_rnn_bg.wasm')) });
+const shared = process.env.SKETCH_RNN_SHARED ?? join(root, '..', 'shared');
+
+const sheepBytes = readFileSync(join(root, 'www', 'models', 'sheep.safetensors'));
+const sheep = new Model(sheepBytes);
+const doodle = [[0, 0, 0], [60, 0, 0], [0, 60, 0], [-60, 0, 0], [0, -60, 1], [30, 80, 0], [0, 40, 1]];
+
+test('the shipped model finishes a doodle from a noisy latent', () => {
+  const info = sheep.info();
+  assert.equal(info.conditional, true);
+  assert.ok(info.z_size > 0 && info.scale_factor > 0 && info.typical_size_px > 0);
+  const { mu, sigma } = sheep.encode(doodle);
+  assert.equal(mu.length, info.z_size);
+  const z = sheep.sampleLatent(mu, sigma, 1.0, 7);
+  assert.equal(z.length, info.z_size);
+  const drawing = sheep.begin(z, doodle, 3);
+  let points = [];
+  while (!drawing.finished && points.length < 300) {
+    const batch = sheep.nextPoints(drawing, 8, 0.25);
+    assert.ok(batch.length <= 8);
+    points = points.concat(batch);
+  }
+  assert.ok(points.length > 3, `model drew ${points.length} points`);
+  for (const p of points) {
+    assert.equal(p.length, 3);
+    assert.ok(Number.isFinite(p[0]) && Number.isFinite(p[1]) && (p[2] === 0 || p[2] === 1));
+  }
+  drawing.free();
+});
+
+test('alternatives, interpolation, analogy and score', () => {
+  const z = sheep.priorLatent(1);
+  const alts = sheep.alternatives(z, doodle, 9, 0.5, 40, 2);
+  assert.equal(alts.length, 9);
+  assert.notDeepEqual(alts[0], alts[1]);
+  const b = sheep.priorLatent(2);
+  const zs = sheep.interpolate(z, b, 5, true);
+  assert.equal(zs.length, 5);
+  assert.ok(Math.abs(zs[4][0] - b[0]) < 1e-5);
+  const c = sheep.analogy(z, b, z);
+  assert.ok(Math.abs(c[3] - (2 * z[3] - b[3])) < 1e-5);
+  const s = sheep.score(z, doodle);
+  assert.equal(s.per_point.length, doodle.length);
+  assert.ok(Number.isFinite(s.mean));
+});
+
+// Hostile inputs: every one is a JavaScript exception with a clear message,
+// and the model keeps working afterwards (no panic crossed the boundary).
+const hostile = [
+  ['NaN temperature', () => sheep.nextPoints(sheep.begin(sheep.priorLatent(1), [], 1), 4, NaN), /temperature/],
+  ['empty drawing', () => sheep.encode([]), /no points/],
+  ['100k-point drawing', () => sheep.encode(Array.from({ length: 100000 }, () => [1, 1, 0])), /2000/],
+  ['NaN offset', () => sheep.encode([[NaN, 0, 0]]), /not finite/],
+  ['not an array', () => sheep.encode('sheep'), /invalid argument drawing/],
+  ['garbage model bytes', () => new Model(new TextEncoder().encode('not a model at all')), /model|format|file/i],
+  ['empty model bytes', () => new Model(new Uint8Array(0)), /./],
+  ['wrong latent size', () => sheep.begin(new Float32Array(3), [], 1), /latent z/],
+  ['missing latent for a VAE', () => sheep.begin(undefined, [], 1), /VAE/],
+  ['negative seed', () => sheep.priorLatent(-1), /seed/],
+  ['fractional seed', () => sheep.priorLatent(1.5), /seed/],
+  ['huge noise', () => sheep.sampleLatent(new Float32Array(sheep.info().z_size), new Float32Array(sheep.info().z_size), 1e9, 1), /noise/],
+  ['zero alternatives', () => sheep.alternatives(sheep.priorLatent(1), [], 0, 0.5, 10, 1), /invalid argument n/],
+];
+for (const [name, call, message] of hostile) {
+  test(`hostile input: ${name}`, () => {
+    assert.throws(call, message);
+    const z = sheep.priorLatent(5);
+    assert.ok(sheep.nextPoints(sheep.begin(z, doodle, 5), 3, 0.5).length >= 0);
+  });
+}
+
+test('a Magenta decoder-only model loads and draws without a latent', { skip: !existsSync(join(shared, 'models', 'magenta', 'bird.gen.json')) && 'no ../shared' }, () => {
+  const bird = new Model(readFileSync(join(shared, 'models', 'magenta', 'bird.gen.json')));
+  const info = bird.info();
+  assert.equal(info.conditional, false);
+  const d = bird.begin(undefined, doodle, 1);
+  assert.ok(bird.nextPoints(d, 10, 0.3).length > 0);
+  assert.throws(() => bird.encode(doodle), /unconditional/);
+});

@@ -1,0 +1,86 @@
+// The inference worker: owns the wasm instance and the loaded model, so the
+// page never blocks while the model thinks. Protocol in messages.js.
+import init, { Model } from './pkg/sketch_rnn.js';
+import { MSG, POINTS_PER_MESSAGE } from './messages.js';
+
+let model = null;
+let info = null;
+const ready = init();
+
+function latentFor(drawing, noise, seed) {
+  if (!info.conditional) return undefined;
+  const { mu, sigma } = model.encode(drawing);
+  return model.sampleLatent(mu, sigma, noise, seed);
+}
+
+function stream(id, drawing, z, prefix, temperature, seed, maxPoints) {
+  const d = model.begin(z, prefix, seed);
+  try {
+    let sent = 0;
+    while (!d.finished && sent < maxPoints) {
+      const k = Math.min(POINTS_PER_MESSAGE, maxPoints - sent);
+      const points = model.nextPoints(d, k, temperature);
+      sent += points.length;
+      const done = d.finished || sent >= maxPoints;
+      postMessage({ type: MSG.POINTS, id, points, done });
+      if (done) return;
+    }
+    postMessage({ type: MSG.POINTS, id, points: [], done: true });
+  } finally {
+    d.free();
+  }
+}
+
+function generate(z, temperature, seed, maxPoints) {
+  const d = model.begin(z, [], seed);
+  try {
+    return model.nextPoints(d, maxPoints, temperature);
+  } finally {
+    d.free();
+  }
+}
+
+const handlers = {
+  [MSG.LOAD]({ id, bytes }) {
+    const next = new Model(new Uint8Array(bytes));
+    if (model) model.free();
+    model = next;
+    info = model.info();
+    postMessage({ type: MSG.LOADED, id, info });
+  },
+  [MSG.FINISH]({ id, drawing, temperature, noise, seed, maxPoints }) {
+    const z = latentFor(drawing, noise, seed);
+    stream(id, drawing, z, drawing, temperature, seed, maxPoints);
+  },
+  [MSG.REDRAW]({ id, drawing, temperature, noise, seed, maxPoints }) {
+    if (!info.conditional) throw new Error('Redraw needs a VAE model (this one is decoder-only): pick a .vae model');
+    const z = latentFor(drawing, noise, seed);
+    stream(id, drawing, z, [], temperature, seed, maxPoints);
+  },
+  [MSG.IDEAS]({ id, drawing, temperature, noise, seed, maxPoints, count }) {
+    const z = latentFor(drawing, noise, seed);
+    const drawings = model.alternatives(z, drawing, count, temperature, maxPoints, seed);
+    postMessage({ type: MSG.RESULT, id, drawings });
+  },
+  [MSG.MORPH]({ id, drawing, temperature, seed, maxPoints, steps }) {
+    if (!info.conditional) throw new Error('Morph needs a VAE model (this one is decoder-only): pick a .vae model');
+    const from = model.encode(drawing).mu;
+    const to = model.priorLatent(seed);
+    const zs = model.interpolate(from, to, steps, true);
+    const drawings = zs.map((z, i) => generate(new Float32Array(z), temperature, seed + i, maxPoints));
+    postMessage({ type: MSG.RESULT, id, drawings });
+  },
+};
+
+onmessage = async (event) => {
+  const msg = event.data;
+  try {
+    await ready;
+    const handler = handlers[msg.type];
+    if (!handler) throw new Error(`unknown message ${msg.type}`);
+    if (msg.type !== MSG.LOAD && !model) throw new Error('no model loaded yet');
+    handler(msg);
+  } catch (e) {
+    postMessage({ type: MSG.ERROR, id: msg.id, message: String(e?.message ?? e) });
+  }
+};
