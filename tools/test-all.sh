@@ -14,5 +14,6 @@ echo "== tests";         cargo test --release
 echo "== wasm build";    tools/build-wasm.sh
 echo "== CLI build";     cargo build --release --bin sketch-rnn
 echo "== wasm API";      node --test tests/wasm/
+echo "== Magenta export"; node --test tests/magenta/
 echo "== browser";       node --test --test-concurrency=1 tests/browser/
 echo "== all checks passed (screenshots in test-artifacts/browser/)"
