@@ -328,6 +328,19 @@ fn old_magenta_vae_versions_apply_tanh_to_z() {
     );
 }
 
+/// Asserts `max |a − b| < tolerance`.
+fn assert_close(a: &Tensor, b: &Tensor, tolerance: f32, what: &str) {
+    let d = (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    assert!(d < tolerance, "{what}: max |diff| {d}");
+}
+
 /// The fused LSTM ops and their hand-written backward passes against candle's
 /// autograd of the unfused formula (forward and gradients within 1e-5).
 #[test]
@@ -372,17 +385,7 @@ fn fused_lstm_matches_autograd_of_the_formula() {
     let loss2 = ((&c2 * &wc).unwrap().sum_all().unwrap() + (&h2 * &wh).unwrap().sum_all().unwrap())
         .unwrap();
     let g2 = loss2.backward().unwrap();
-    let close = |a: &Tensor, b: &Tensor, what: &str| {
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(d < 1e-5, "{what}: max |diff| {d}");
-    };
+    let close = |a: &Tensor, b: &Tensor, what: &str| assert_close(a, b, 1e-5, what);
     close(&c1, &c2, "c'");
     close(&h1, &h2, "h'");
     close(
@@ -457,17 +460,7 @@ fn lstm_sequence_op_matches_step_by_step_autograd() {
     };
     let (hs1, g1) = run(true);
     let (hs2, g2) = run(false);
-    let close = |a: &Tensor, b: &Tensor, what: &str| {
-        let d = (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert!(d < 1e-4, "{what}: max |diff| {d}");
-    };
+    let close = |a: &Tensor, b: &Tensor, what: &str| assert_close(a, b, 1e-4, what);
     close(&hs1, &hs2, "h");
     let mut checked = 0;
     for var in vm.all_vars().iter().chain([&z, &c0, &h0]) {

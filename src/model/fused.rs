@@ -28,13 +28,18 @@ fn sigmoid(x: f32) -> f32 {
     1.0 / (1.0 + (-x).exp())
 }
 
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
+/// The contiguous f32 data of a custom op's argument (`what` names it in errors).
+pub(crate) fn slice<'a>(
+    s: &'a CpuStorage,
+    l: &Layout,
+    what: &str,
+) -> candle_core::Result<&'a [f32]> {
     let CpuStorage::F32(v) = s else {
-        candle_core::bail!("fused LSTM: {what} must be f32");
+        candle_core::bail!("LSTM op: {what} must be f32");
     };
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("fused LSTM: {what} must be contiguous"),
+        None => candle_core::bail!("LSTM op: {what} must be contiguous"),
     }
 }
 
@@ -52,7 +57,8 @@ fn dims(gates: &Layout, other: &Layout) -> candle_core::Result<(usize, usize)> {
     Ok((b, h))
 }
 
-fn host(t: &Tensor) -> candle_core::Result<Vec<f32>> {
+/// A tensor's values on the host, flattened.
+pub(crate) fn host(t: &Tensor) -> candle_core::Result<Vec<f32>> {
     t.flatten_all()?.to_vec1::<f32>()
 }
 

@@ -32,6 +32,7 @@ use std::sync::Mutex;
 use candle_core::{CpuStorage, CustomOp3, Layout, Shape, Tensor};
 
 use crate::model::cell::{FORGET_BIAS, GATES};
+use crate::model::fused::{host, slice};
 
 /// `exp` clamps its argument to ±this: `e⁻⁸⁰ ≈ 1.8e-35` keeps `σ` and its
 /// products out of the subnormal range, where x86 arithmetic is ~100× slower.
@@ -72,16 +73,6 @@ fn sigmoid(x: f32) -> f32 {
 #[inline(always)]
 fn tanh(x: f32) -> f32 {
     2.0 * sigmoid(2.0 * x) - 1.0
-}
-
-fn slice<'a>(s: &'a CpuStorage, l: &Layout, what: &str) -> candle_core::Result<&'a [f32]> {
-    let CpuStorage::F32(v) = s else {
-        candle_core::bail!("LSTM sequence: {what} must be f32");
-    };
-    match l.contiguous_offsets() {
-        Some((a, b)) => Ok(&v[a..b]),
-        None => candle_core::bail!("LSTM sequence: {what} must be contiguous"),
-    }
 }
 
 /// Row-major `dst[m, n] (+)= a[m, k]·b[k, n]`, where `a` and `b` are given by
@@ -427,10 +418,6 @@ impl LstmSequence {
         saved.gates = gates;
         Ok((hs, saved))
     }
-}
-
-fn host(t: &Tensor) -> candle_core::Result<Vec<f32>> {
-    t.flatten_all()?.to_vec1::<f32>()
 }
 
 impl CustomOp3 for LstmSequence {
