@@ -182,9 +182,67 @@ pub fn generate(
     continue_drawing(model, g, temperature, max_points)
 }
 
+/// The random stream of alternative ending `k` of [`alternatives`].
+fn alternative_rng(seed: u64, k: usize) -> SketchRng {
+    SketchRng::new(
+        seed.wrapping_add(1 + k as u64)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15),
+    )
+}
+
 /// `n` different endings of the same partial drawing. The prefix is read once;
-/// each ending branches from that state with its own random stream.
+/// the endings are then decoded together as one batch of `n` rows (one matmul
+/// per layer and step for all of them), each with its own random stream, so
+/// `n` endings cost little more than one. Ending `k` is the same drawing
+/// [`alternatives_one_by_one`] makes (up to float rounding).
 pub fn alternatives(
+    model: &SketchRnn,
+    z: Option<&[f32]>,
+    prefix: &[Stroke5],
+    n: usize,
+    temperature: f32,
+    max_points: usize,
+    seed: u64,
+) -> Result<Vec<Vec<Stroke5>>> {
+    check_temperature(temperature)?;
+    let base = start(model, z, prefix, seed)?;
+    let mut state = DecoderState {
+        cell: base.decoder.cell.repeat(n)?,
+        cond: base.decoder.cond.clone(),
+    };
+    let mut logits: Vec<Vec<f32>> = vec![base.next_logits; n];
+    let mut rngs: Vec<SketchRng> = (0..n).map(|k| alternative_rng(seed, k)).collect();
+    let mut done = vec![false; n];
+    let mut out: Vec<Vec<Stroke5>> = vec![Vec::new(); n];
+    for i in 0..max_points {
+        let mut inputs = Vec::with_capacity(n);
+        for k in 0..n {
+            if done[k] {
+                inputs.push(crate::stroke::END_OF_DRAWING);
+                continue;
+            }
+            let m = Mixture::from_raw(&logits[k], model.hparams.num_mixtures, temperature)?;
+            let point = sample_point(&m, &mut rngs[k]);
+            if Pen::of(&point) == Pen::End {
+                done[k] = true;
+            } else {
+                out[k].push(point);
+            }
+            inputs.push(point);
+        }
+        if done.iter().all(|&d| d) || i + 1 == max_points {
+            break;
+        }
+        let (next, raw) = model.step_batch(&state, &inputs)?;
+        state = next;
+        logits = raw;
+    }
+    Ok(out)
+}
+
+/// [`alternatives`] one ending after another (the reference the batched
+/// version is tested against).
+pub fn alternatives_one_by_one(
     model: &SketchRnn,
     z: Option<&[f32]>,
     prefix: &[Stroke5],
@@ -197,10 +255,7 @@ pub fn alternatives(
     (0..n)
         .map(|k| {
             let mut g = base.clone();
-            g.rng = SketchRng::new(
-                seed.wrapping_add(1 + k as u64)
-                    .wrapping_mul(0x9E37_79B9_7F4A_7C15),
-            );
+            g.rng = alternative_rng(seed, k);
             continue_drawing(model, g, temperature, max_points)
         })
         .collect()

@@ -292,10 +292,43 @@ fn alternatives_share_the_prefix_and_differ() {
     // the first alternative equals a completion started the same way
     let mut g = sample::start(&model, None, prefix, 1).unwrap();
     g.rng = sketch_rnn::rng::SketchRng::new(2u64.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    assert_eq!(
-        alts[0],
-        sample::continue_drawing(&model, g, 0.8, 30).unwrap()
-    );
+    let one = sample::continue_drawing(&model, g, 0.8, 30).unwrap();
+    assert_same_drawing(&alts[0], &one, "alternative 0");
+}
+
+/// Two drawings with the same rows, offsets within 1e-4 (batched and one-row
+/// matmuls round differently) and identical pen states.
+fn assert_same_drawing(a: &[[f32; 5]], b: &[[f32; 5]], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (t, (x, y)) in a.iter().zip(b).enumerate() {
+        assert_eq!(x[2..], y[2..], "{what}: pen at row {t}");
+        assert!(
+            (x[0] - y[0]).abs() < 1e-4 && (x[1] - y[1]).abs() < 1e-4,
+            "{what}: row {t}: {x:?} vs {y:?}"
+        );
+    }
+}
+
+/// The batched alternatives (one decoder batch for all endings) draw what the
+/// one-by-one reference draws, for every cell, with and without a latent.
+#[test]
+fn batched_alternatives_match_one_by_one() {
+    for cell in [CellKind::Lstm, CellKind::LayerNorm, CellKind::Hyper] {
+        for z_size in [0, 8] {
+            let (_, model) = random_model(&hparams(cell, z_size), 3);
+            let z = (z_size > 0).then(|| vec![0.3f32; z_size]);
+            let prefix = stroke3_to_stroke5(&drawings()[1]);
+            let prefix = &prefix[..prefix.len() - 1];
+            let batched =
+                sample::alternatives(&model, z.as_deref(), prefix, 5, 0.6, 25, 9).unwrap();
+            let reference =
+                sample::alternatives_one_by_one(&model, z.as_deref(), prefix, 5, 0.6, 25, 9)
+                    .unwrap();
+            for (k, (a, b)) in batched.iter().zip(&reference).enumerate() {
+                assert_same_drawing(a, b, &format!("{cell:?} z {z_size} ending {k}"));
+            }
+        }
+    }
 }
 
 #[test]

@@ -139,6 +139,29 @@ impl CellState {
         })
     }
 
+    /// This (one-row) state repeated `n` times along the batch: `[n, units]` each.
+    pub fn repeat(&self, n: usize) -> Result<CellState> {
+        let rep = |t: &Tensor| -> Result<Tensor> {
+            let (b, u) = t.dims2()?;
+            if b != 1 {
+                return Err(Error::Shape {
+                    what: "state to repeat".into(),
+                    expected: vec![1, u],
+                    found: vec![b, u],
+                });
+            }
+            Ok(t.broadcast_as((n, u))?.contiguous()?)
+        };
+        Ok(CellState {
+            c: rep(&self.c)?,
+            h: rep(&self.h)?,
+            hyper: match &self.hyper {
+                Some(hy) => Some(Box::new(hy.repeat(n)?)),
+                None => None,
+            },
+        })
+    }
+
     /// Inverse of [`CellState::to_flat`] for a cell of `units` (and `hyper_units`).
     pub fn from_flat(flat: &Tensor, units: usize, hyper_units: Option<usize>) -> Result<CellState> {
         let hu = hyper_units.unwrap_or(0);

@@ -182,6 +182,25 @@ impl SketchRnn {
         Ok((next, raw))
     }
 
+    /// One decoder step for a batch of drawings at once: `state` holds `B` rows
+    /// and `inputs` one stroke-5 row each (normalised units). Returns the next
+    /// state and each row's raw mixture outputs (`6M+3`). One matmul per layer
+    /// serves all rows, so `B` drawings cost little more than one.
+    pub fn step_batch(
+        &self,
+        state: &DecoderState,
+        inputs: &[Stroke5],
+    ) -> Result<(DecoderState, Vec<Vec<f32>>)> {
+        let flat: Vec<f32> = inputs.iter().flatten().copied().collect();
+        let x = Tensor::from_vec(flat, (inputs.len(), STROKE_WIDTH), &self.device)?;
+        let next = self.decoder.step(state, &x, None)?;
+        let raw = self
+            .decoder
+            .mixture_logits(&next.cell.h)?
+            .to_vec2::<f32>()?;
+        Ok((next, raw))
+    }
+
     /// Teacher-forced pass over a batch. `strokes` is row-major
     /// `[B, N_max + 1, 5]` (start token first, normalised units) with real lengths
     /// `lengths`; `eps: [B, Nz]` is the noise of `z = μ + σ ε` (conditional models;
