@@ -118,6 +118,10 @@ enum Command {
     Convert {
         input: PathBuf,
         output: PathBuf,
+        /// Model -> .safetensors: store weights as f32, f16, or int8 with per-row
+        /// scales (smaller downloads); prints the weight and mixture parity.
+        #[arg(long, default_value = "f32")]
+        quantize: native::Quantization,
         /// ndjson -> npz: only drawings whose word is this.
         #[arg(long)]
         word: Option<String>,
@@ -186,6 +190,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Convert {
             input,
             output,
+            quantize,
             word,
             recognized_only,
             holdout,
@@ -193,6 +198,7 @@ fn run(cli: Cli) -> Result<()> {
         } => convert(
             &input,
             &output,
+            quantize,
             word.as_deref(),
             recognized_only,
             holdout,
@@ -373,6 +379,7 @@ fn trace(model_path: &Path, input: &Path, z: Option<&str>, encode: Option<&Path>
 fn convert(
     input: &Path,
     output: &Path,
+    quantize: native::Quantization,
     word: Option<&str>,
     recognized_only: bool,
     holdout: usize,
@@ -417,11 +424,32 @@ fn convert(
             output,
             &ndjson::write_ndjson(s.split(split)?, word.unwrap_or("sketch"))?,
         )?;
-    } else if i.ends_with(".json") && o.ends_with(".safetensors") {
-        let file = magenta::read(&bytes).map_err(|e| e.in_file(name(input)))?;
-        file.build(&Device::Cpu)
+    } else if (i.ends_with(".json") || i.ends_with(".safetensors")) && o.ends_with(".safetensors") {
+        let file = ModelFile::from_bytes(&bytes).map_err(|e| e.in_file(name(input)))?;
+        let original = file
+            .build(&Device::Cpu)
             .map_err(|e| e.in_file(name(input)))?;
-        write(output, &native::write(&file)?)?;
+        let (out, max_weight_error) = native::write_quantized(&file, quantize)?;
+        let quantized = native::read(&out)?.build(&Device::Cpu)?;
+        // Parity on a fixed 100-row drawing-like input, from a prior latent (seed 1).
+        let mut rng = SketchRng::new(1);
+        let z: Option<Vec<f32>> = original
+            .hparams
+            .conditional()
+            .then(|| (0..original.hparams.z_size).map(|_| rng.normal()).collect());
+        let rows = sketch_rnn::weights::parity_input(100);
+        let parity =
+            sketch_rnn::weights::mixture_parity(&original, &quantized, z.as_deref(), &rows)?;
+        write(output, &out)?;
+        eprintln!(
+            "wrote {} ({} bytes, {quantize:?}): max weight change {max_weight_error:.2e}; \
+             over {} steps: max mixture-parameter difference {:.2e}, max |Δ ln pdf| at the next point {:.2e} nats",
+            output.display(),
+            out.len(),
+            rows.len(),
+            parity.max_param,
+            parity.max_log_density
+        );
     } else if i.ends_with(".safetensors") && o.ends_with(".json") {
         let file = native::read(&bytes).map_err(|e| e.in_file(name(input)))?;
         let (json, report) = magenta::write(&file)?;

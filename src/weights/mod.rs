@@ -115,3 +115,76 @@ impl ModelFile {
         Ok(ModelFile { info, tensors })
     }
 }
+
+/// How far apart two models' predictions are (see [`mixture_parity`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Parity {
+    /// Largest difference of any mixture parameter (π, μ, σ, ρ, pen), relative
+    /// to `max(1, |value|)`, over all steps.
+    pub max_param: f32,
+    /// Largest difference of the log density `ln p(Δx, Δy)` each model gives
+    /// the next row's offset (nats): the pdf where it matters.
+    pub max_log_density: f32,
+}
+
+/// Both models read the same stroke-5 rows (normalised units, start token
+/// first) from latent `z`; compares their mixtures step by step. Used to report
+/// what quantising a model costs.
+pub fn mixture_parity(
+    a: &SketchRnn,
+    b: &SketchRnn,
+    z: Option<&[f32]>,
+    rows: &[crate::stroke::Stroke5],
+) -> Result<Parity> {
+    let m = a.hparams.num_mixtures;
+    let (mut sa, mut sb) = (a.initial_state(z)?, b.initial_state(z)?);
+    let mut parity = Parity {
+        max_param: 0.0,
+        max_log_density: 0.0,
+    };
+    for (t, row) in rows.iter().enumerate() {
+        let (na, ra) = a.step(&sa, row)?;
+        let (nb, rb) = b.step(&sb, row)?;
+        let (ma, mb) = (
+            crate::model::Mixture::from_raw(&ra, m, 1.0)?,
+            crate::model::Mixture::from_raw(&rb, m, 1.0)?,
+        );
+        let pairs = [
+            (&ma.pi, &mb.pi),
+            (&ma.mu_x, &mb.mu_x),
+            (&ma.mu_y, &mb.mu_y),
+            (&ma.sigma_x, &mb.sigma_x),
+            (&ma.sigma_y, &mb.sigma_y),
+            (&ma.rho, &mb.rho),
+        ];
+        for (x, y) in pairs {
+            for (p, q) in x.iter().zip(y.iter()) {
+                parity.max_param = parity.max_param.max((p - q).abs() / q.abs().max(1.0));
+            }
+        }
+        for (p, q) in ma.pen.iter().zip(&mb.pen) {
+            parity.max_param = parity.max_param.max((p - q).abs());
+        }
+        if let Some(next) = rows.get(t + 1) {
+            let la = (ma.offset_density(next[0], next[1]) + 1e-6).ln();
+            let lb = (mb.offset_density(next[0], next[1]) + 1e-6).ln();
+            parity.max_log_density = parity.max_log_density.max((la - lb).abs());
+        }
+        (sa, sb) = (na, nb);
+    }
+    Ok(parity)
+}
+
+/// A fixed drawing-like input for [`mixture_parity`]: the start token, then
+/// `n` rows of loops a few tenths of a normalised unit long, the pen lifted
+/// every 31 rows (the shape of `tests/fixtures/golden/input_250.json`).
+pub fn parity_input(n: usize) -> Vec<crate::stroke::Stroke5> {
+    let mut rows = vec![crate::stroke::START_TOKEN];
+    for t in 1..=n {
+        let a = t as f32 * 0.23 + (t as f32 * 0.05).sin() * 2.0;
+        let r = 0.25 + 0.1 * (t as f32 * 0.7).sin().abs();
+        let up = if t % 31 == 0 { 1.0 } else { 0.0 };
+        rows.push([r * a.cos(), r * a.sin(), 1.0 - up, up, 0.0]);
+    }
+    rows
+}
