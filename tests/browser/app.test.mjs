@@ -1,13 +1,13 @@
 // The app as a person uses it, in headless Chromium (Debian's chromium driven
 // by playwright-core): draw with real pointer events, Finish it, Redraw, More
-// ideas, Morph, switch to a Magenta model, survive a corrupt model file, and
-// no console errors or CSP violations throughout. Screenshots of each step go
+// ideas, Morph, export SVG and PNG, switch to a Magenta model, survive a
+// corrupt model file, and no console errors or CSP violations throughout. Screenshots of each step go
 // to test-artifacts/browser/. Needs `tools/build-wasm.sh` and a release build
 // of the CLI (tools/test-all.sh does both).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -87,7 +87,7 @@ before(async () => {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'],
   });
-  page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
+  page = await browser.newPage({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
     if (/Content.Security.Policy/i.test(m.text())) cspViolations.push(m.text());
@@ -125,6 +125,19 @@ test('the page opens on the built-in model, draws, and finishes a drawing', asyn
   assert.equal((await padData()).model, 0);
   await page.click('#redo');
   assert.equal((await padData()).model, finished.model);
+});
+
+test('Export SVG and PNG download the drawing', async () => {
+  const [svg] = await Promise.all([page.waitForEvent('download'), page.click('#export-svg')]);
+  assert.equal(svg.suggestedFilename(), 'sketch.svg');
+  const text = readFileSync(await svg.path(), 'utf8');
+  assert.match(text, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  const { user, model } = await padData();
+  assert.equal((text.match(/<path /g) ?? []).length, user + model, 'one path per stroke');
+  const [png] = await Promise.all([page.waitForEvent('download'), page.click('#export-png')]);
+  assert.equal(png.suggestedFilename(), 'sketch.png');
+  const bytes = readFileSync(await png.path());
+  assert.deepEqual([...bytes.subarray(0, 4)], [0x89, 0x50, 0x4e, 0x47], 'a PNG file');
 });
 
 test('Redraw shows the model\'s interpretation beside the original', async () => {
