@@ -261,6 +261,12 @@ pub fn alternatives_one_by_one(
         .collect()
 }
 
+/// A latent drawn from the prior N(0, I) of a model with `z_size` dimensions;
+/// `None` for a decoder-only model (`z_size` 0).
+pub fn prior_latent(z_size: usize, rng: &mut SketchRng) -> Option<Vec<f32>> {
+    (z_size > 0).then(|| (0..z_size).map(|_| rng.normal()).collect())
+}
+
 /// `n` new drawings in pixels (offsets multiplied by `scale_factor`): for a
 /// conditional model each from its own latent drawn from the prior N(0, I).
 /// Drawing `k` uses point seed `seed + k`, latents come from a generator seeded with `seed`.
@@ -275,10 +281,7 @@ pub fn sample_prior(
     let mut rng = SketchRng::new(seed);
     (0..n)
         .map(|k| {
-            let z: Option<Vec<f32>> = model
-                .hparams
-                .conditional()
-                .then(|| (0..model.hparams.z_size).map(|_| rng.normal()).collect());
+            let z = prior_latent(model.hparams.z_size, &mut rng);
             let rows = generate(
                 model,
                 z.as_deref(),

@@ -15,7 +15,6 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::mixture::PEN_STATES;
 use crate::model::{Mixture, SketchRnn};
 use crate::rng::SketchRng;
 use crate::sample::{self, Generation};
@@ -270,15 +269,13 @@ impl Session {
 
     /// A latent drawn from the prior N(0, I) (a new drawing "from imagination").
     pub fn prior_latent(&self, seed: u64) -> Result<Vec<f32>> {
-        let n = self.model.hparams.z_size;
-        if n == 0 {
-            return Err(Error::invalid_argument(
+        let mut rng = SketchRng::new(check_seed(seed)?);
+        sample::prior_latent(self.model.hparams.z_size, &mut rng).ok_or_else(|| {
+            Error::invalid_argument(
                 "latent",
                 "this model is decoder-only (unconditional) and has no latent space",
-            ));
-        }
-        let mut rng = SketchRng::new(check_seed(seed)?);
-        Ok((0..n).map(|_| rng.normal()).collect())
+            )
+        })
     }
 
     /// Starts a drawing: from latent `z` (VAE) or none (decoder-only), after the
@@ -398,7 +395,6 @@ impl Session {
                 Pen::Up => 1,
                 Pen::End => 2,
             };
-            debug_assert!(pen < PEN_STATES);
             // Floor the density like the training loss (sketch-rnn's 1e-6 epsilon).
             let density = mix.offset_density(row[0], row[1]) + 1e-6;
             per_point.push(density.ln() + mix.pen[pen].max(1e-12).ln());

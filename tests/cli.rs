@@ -9,9 +9,7 @@ use sketch_rnn::weights::{ModelFile, ModelInfo, magenta};
 
 mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sketch-rnn"))
-}
+use common::bin;
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sketch-rnn-cli-{}", std::process::id()));
@@ -21,11 +19,7 @@ fn tmp(name: &str) -> PathBuf {
 
 fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -151,11 +145,7 @@ fn ndjson_to_npz_to_ndjson() {
         .args(["--word", "cat", "--recognized-only"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let s = sketch_rnn::dataset::read_npz(&std::fs::read(&npz).unwrap()).unwrap();
     assert_eq!(s.train.len(), 2);
     assert_eq!(s.train[1], vec![[9.0, 9.0, 0.0], [10.0, -9.0, 1.0]]);

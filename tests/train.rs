@@ -13,6 +13,8 @@ use sketch_rnn::train::{TrainConfig, Trainer, checkpoint};
 
 mod common;
 
+use common::bin;
+
 /// Sheep drawings of at most 60 rows (a slice of the data), or synthetic loops without ../shared.
 fn drawings() -> (Vec<Drawing>, Option<PathBuf>) {
     if let Some(shared) = common::shared_dir() {
@@ -97,10 +99,6 @@ fn checkpoint_round_trip_continues_identically() {
     assert_eq!(c.step, 4);
     resumed.extend((0..4).map(|_| c.train_step().unwrap().cost));
     assert_eq!(reference, resumed);
-}
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sketch-rnn"))
 }
 
 fn train_cmd(data: &Path, out: &Path, steps: u64) -> Command {
@@ -225,11 +223,7 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
         .arg(&plot)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     assert!(
         std::fs::read_to_string(&plot)
             .unwrap()
@@ -254,11 +248,7 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
         .args(["--split", "valid", "--batch-size", "7"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_success(&out);
     let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for k in ["ls", "lp", "kl", "lr_total"] {
         let (a, b) = (e[k].as_f64().unwrap(), best[k].as_f64().unwrap());

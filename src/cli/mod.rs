@@ -432,11 +432,7 @@ fn convert(
         let (out, max_weight_error) = native::write_quantized(&file, quantize)?;
         let quantized = native::read(&out)?.build(&Device::Cpu)?;
         // Parity on a fixed 100-row drawing-like input, from a prior latent (seed 1).
-        let mut rng = SketchRng::new(1);
-        let z: Option<Vec<f32>> = original
-            .hparams
-            .conditional()
-            .then(|| (0..original.hparams.z_size).map(|_| rng.normal()).collect());
+        let z = sample::prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
         let rows = sketch_rnn::weights::parity_input(100);
         let parity =
             sketch_rnn::weights::mixture_parity(&original, &quantized, z.as_deref(), &rows)?;

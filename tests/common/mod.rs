@@ -20,3 +20,19 @@ pub fn shared_dir() -> Option<PathBuf> {
         None
     }
 }
+
+/// The `sketch-rnn` binary of this build.
+#[allow(dead_code)]
+pub fn bin() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_sketch-rnn"))
+}
+
+/// Asserts a finished command succeeded, showing its stderr otherwise.
+#[allow(dead_code)]
+pub fn assert_success(out: &std::process::Output) {
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
