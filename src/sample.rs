@@ -12,6 +12,7 @@
 //! are in normalised units.
 
 use crate::error::{Error, Result};
+use crate::model::fast::{FastDecoder, FastState};
 use crate::model::{DecoderState, Mixture, SketchRnn};
 use crate::rng::SketchRng;
 use crate::stroke::{Pen, START_TOKEN, Stroke5};
@@ -65,12 +66,123 @@ pub fn sample_point(m: &Mixture, rng: &mut SketchRng) -> Stroke5 {
     row
 }
 
+/// The decoder a drawing is stepped with: candle's model (the reference; every
+/// cell) or the fast path built from it ([`FastDecoder`]; plain LSTM). Both
+/// give the same mixtures up to float rounding (`tests/model.rs`).
+#[derive(Debug, Clone, Copy)]
+pub enum Engine<'a> {
+    Reference(&'a SketchRnn),
+    Fast(&'a FastDecoder),
+}
+
+impl<'a> From<&'a SketchRnn> for Engine<'a> {
+    fn from(model: &'a SketchRnn) -> Engine<'a> {
+        Engine::Reference(model)
+    }
+}
+
+impl<'a> From<&'a FastDecoder> for Engine<'a> {
+    fn from(fast: &'a FastDecoder) -> Engine<'a> {
+        Engine::Fast(fast)
+    }
+}
+
+/// The decoder state of `B` drawings, for either [`Engine`], with the raw
+/// mixture outputs (`6M+3` per drawing) for each drawing's next point.
+#[derive(Debug, Clone)]
+pub enum EngineState {
+    Reference {
+        state: DecoderState,
+        /// `[B][6M+3]`
+        raw: Vec<Vec<f32>>,
+    },
+    Fast(FastState),
+}
+
+impl EngineState {
+    /// Drawings in this state.
+    pub fn rows(&self) -> usize {
+        match self {
+            EngineState::Reference { raw, .. } => raw.len(),
+            EngineState::Fast(f) => f.rows(),
+        }
+    }
+
+    /// Raw mixture outputs for drawing `row`'s next point.
+    pub fn raw(&self, row: usize) -> &[f32] {
+        match self {
+            EngineState::Reference { raw, .. } => &raw[row],
+            EngineState::Fast(f) => f.raw(row),
+        }
+    }
+
+    /// This one-drawing state repeated `n` times.
+    pub fn repeat(&self, n: usize) -> Result<EngineState> {
+        Ok(match self {
+            EngineState::Reference { state, raw } => EngineState::Reference {
+                state: DecoderState {
+                    cell: state.cell.repeat(n)?,
+                    cond: state.cond.clone(),
+                },
+                raw: vec![raw[0].clone(); n],
+            },
+            EngineState::Fast(f) => EngineState::Fast(f.repeat(n)),
+        })
+    }
+}
+
+impl Engine<'_> {
+    /// Mixture components M.
+    pub fn num_mixtures(&self) -> usize {
+        match self {
+            Engine::Reference(m) => m.hparams.num_mixtures,
+            Engine::Fast(f) => f.num_mixtures(),
+        }
+    }
+
+    /// The state of one drawing before its first point, from latent `z`
+    /// (conditional models) or none.
+    pub fn initial_state(&self, z: Option<&[f32]>) -> Result<EngineState> {
+        Ok(match self {
+            Engine::Reference(m) => EngineState::Reference {
+                state: m.initial_state(z)?,
+                raw: vec![vec![
+                    0.0;
+                    crate::model::mixture::output_size(
+                        m.hparams.num_mixtures
+                    )
+                ]],
+            },
+            Engine::Fast(f) => EngineState::Fast(f.initial_state(z, 1)?),
+        })
+    }
+
+    /// One step of every drawing in `state`, reading one stroke-5 row each
+    /// (normalised units). The fast engine allocates nothing here.
+    pub fn step(&self, state: &mut EngineState, inputs: &[Stroke5]) -> Result<()> {
+        match (self, state) {
+            (Engine::Reference(m), EngineState::Reference { state, raw }) => {
+                let (next, out) = m.step_batch(state, inputs)?;
+                *state = next;
+                *raw = out;
+                Ok(())
+            }
+            (Engine::Fast(f), EngineState::Fast(s)) => f.step(s, inputs),
+            _ => Err(Error::invalid_argument(
+                "decoder state",
+                "was made by the other engine (reference vs fast)",
+            )),
+        }
+    }
+}
+
 /// Where a drawing in progress stands. Clone it to branch (alternative endings).
 #[derive(Debug, Clone)]
 pub struct Generation {
-    pub decoder: DecoderState,
-    /// Raw mixture outputs for the next point (`6M+3`).
-    pub next_logits: Vec<f32>,
+    /// Decoder state (one drawing) and the raw outputs for its next point.
+    pub decoder: EngineState,
+    /// Scratch for the next point's mixture (reused every step).
+    mixture: Mixture,
     pub rng: SketchRng,
     /// Points generated so far (not counting a given prefix).
     pub steps: usize,
@@ -80,12 +192,13 @@ pub struct Generation {
 /// Starts drawing: reads the start token and then `prefix` (stroke-5 rows in
 /// normalised units, without the start token: the part already drawn). The
 /// latent `z` is needed by conditional models.
-pub fn start(
-    model: &SketchRnn,
+pub fn start<'a>(
+    engine: impl Into<Engine<'a>>,
     z: Option<&[f32]>,
     prefix: &[Stroke5],
     seed: u64,
 ) -> Result<Generation> {
+    let engine = engine.into();
     for (index, row) in prefix.iter().enumerate() {
         if row.iter().any(|v| !v.is_finite()) {
             return Err(Error::InvalidStroke {
@@ -94,75 +207,58 @@ pub fn start(
             });
         }
     }
-    let mut state = model.initial_state(z)?;
-    let mut logits = Vec::new();
+    let mut decoder = engine.initial_state(z)?;
     for row in std::iter::once(&START_TOKEN).chain(prefix) {
-        let (s, l) = model.step(&state, row)?;
-        state = s;
-        logits = l;
+        engine.step(&mut decoder, std::slice::from_ref(row))?;
     }
     Ok(Generation {
-        decoder: state,
-        next_logits: logits,
+        decoder,
+        mixture: Mixture::with_components(engine.num_mixtures()),
         rng: SketchRng::new(seed),
         steps: 0,
         finished: false,
     })
 }
 
-/// Samples one point at `temperature` and feeds it back to the decoder.
-/// Returns the new generation state and the point (stroke-5, normalised).
-pub fn next_point(
-    model: &SketchRnn,
-    generation: Generation,
+/// Samples one point at `temperature` and feeds it back to the decoder,
+/// advancing `generation` in place. Returns the point (stroke-5, normalised).
+pub fn next_point<'a>(
+    engine: impl Into<Engine<'a>>,
+    generation: &mut Generation,
     temperature: f32,
-) -> Result<(Generation, Stroke5)> {
+) -> Result<Stroke5> {
+    let engine = engine.into();
     check_temperature(temperature)?;
-    let Generation {
-        decoder,
-        next_logits,
-        mut rng,
-        steps,
-        finished,
-    } = generation;
-    if finished {
+    if generation.finished {
         return Err(Error::invalid_argument(
             "generation",
             "the drawing has already ended",
         ));
     }
-    let m = Mixture::from_raw(&next_logits, model.hparams.num_mixtures, temperature)?;
-    let point = sample_point(&m, &mut rng);
-    let ended = Pen::of(&point) == Pen::End;
-    let (decoder, next_logits) = if ended {
-        (decoder, next_logits)
+    let g = generation;
+    g.mixture.set_from_raw(g.decoder.raw(0), temperature)?;
+    let point = sample_point(&g.mixture, &mut g.rng);
+    g.steps += 1;
+    if Pen::of(&point) == Pen::End {
+        g.finished = true;
     } else {
-        model.step(&decoder, &point)?
-    };
-    Ok((
-        Generation {
-            decoder,
-            next_logits,
-            rng,
-            steps: steps + 1,
-            finished: ended,
-        },
-        point,
-    ))
+        engine.step(&mut g.decoder, std::slice::from_ref(&point))?;
+    }
+    Ok(point)
 }
 
 /// Continues `generation` until the model ends the drawing or `max_points` are
 /// drawn. Returns the points, without the end row.
-pub fn continue_drawing(
-    model: &SketchRnn,
+pub fn continue_drawing<'a>(
+    engine: impl Into<Engine<'a>>,
     mut generation: Generation,
     temperature: f32,
     max_points: usize,
 ) -> Result<Vec<Stroke5>> {
+    let engine = engine.into();
     let mut out = Vec::new();
     while !generation.finished && out.len() < max_points {
-        let (g, p) = next_point(model, generation, temperature)?;
-        generation = g;
+        let p = next_point(engine, &mut generation, temperature)?;
         if !generation.finished {
             out.push(p);
         }
@@ -171,15 +267,16 @@ pub fn continue_drawing(
 }
 
 /// A whole new drawing (from `z` for a conditional model), at most `max_points` rows.
-pub fn generate(
-    model: &SketchRnn,
+pub fn generate<'a>(
+    engine: impl Into<Engine<'a>>,
     z: Option<&[f32]>,
     temperature: f32,
     max_points: usize,
     seed: u64,
 ) -> Result<Vec<Stroke5>> {
-    let g = start(model, z, &[], seed)?;
-    continue_drawing(model, g, temperature, max_points)
+    let engine = engine.into();
+    let g = start(engine, z, &[], seed)?;
+    continue_drawing(engine, g, temperature, max_points)
 }
 
 /// The random stream of alternative ending `k` of [`alternatives`].
@@ -191,12 +288,12 @@ fn alternative_rng(seed: u64, k: usize) -> SketchRng {
 }
 
 /// `n` different endings of the same partial drawing. The prefix is read once;
-/// the endings are then decoded together as one batch of `n` rows (one matmul
-/// per layer and step for all of them), each with its own random stream, so
-/// `n` endings cost little more than one. Ending `k` is the same drawing
-/// [`alternatives_one_by_one`] makes (up to float rounding).
-pub fn alternatives(
-    model: &SketchRnn,
+/// the endings are then decoded together as one batch of `n` rows (one matrix
+/// product per layer and step for all of them), each with its own random
+/// stream, so `n` endings cost little more than one. Ending `k` is the same
+/// drawing [`alternatives_one_by_one`] makes (up to float rounding).
+pub fn alternatives<'a>(
+    engine: impl Into<Engine<'a>>,
     z: Option<&[f32]>,
     prefix: &[Stroke5],
     n: usize,
@@ -204,46 +301,42 @@ pub fn alternatives(
     max_points: usize,
     seed: u64,
 ) -> Result<Vec<Vec<Stroke5>>> {
+    let engine = engine.into();
     check_temperature(temperature)?;
-    let base = start(model, z, prefix, seed)?;
-    let mut state = DecoderState {
-        cell: base.decoder.cell.repeat(n)?,
-        cond: base.decoder.cond.clone(),
-    };
-    let mut logits: Vec<Vec<f32>> = vec![base.next_logits; n];
+    let base = start(engine, z, prefix, seed)?;
+    let mut state = base.decoder.repeat(n)?;
+    let mut mixture = base.mixture;
     let mut rngs: Vec<SketchRng> = (0..n).map(|k| alternative_rng(seed, k)).collect();
     let mut done = vec![false; n];
     let mut out: Vec<Vec<Stroke5>> = vec![Vec::new(); n];
+    let mut inputs = vec![crate::stroke::END_OF_DRAWING; n];
     for i in 0..max_points {
-        let mut inputs = Vec::with_capacity(n);
         for k in 0..n {
             if done[k] {
-                inputs.push(crate::stroke::END_OF_DRAWING);
+                inputs[k] = crate::stroke::END_OF_DRAWING;
                 continue;
             }
-            let m = Mixture::from_raw(&logits[k], model.hparams.num_mixtures, temperature)?;
-            let point = sample_point(&m, &mut rngs[k]);
+            mixture.set_from_raw(state.raw(k), temperature)?;
+            let point = sample_point(&mixture, &mut rngs[k]);
             if Pen::of(&point) == Pen::End {
                 done[k] = true;
             } else {
                 out[k].push(point);
             }
-            inputs.push(point);
+            inputs[k] = point;
         }
         if done.iter().all(|&d| d) || i + 1 == max_points {
             break;
         }
-        let (next, raw) = model.step_batch(&state, &inputs)?;
-        state = next;
-        logits = raw;
+        engine.step(&mut state, &inputs)?;
     }
     Ok(out)
 }
 
 /// [`alternatives`] one ending after another (the reference the batched
 /// version is tested against).
-pub fn alternatives_one_by_one(
-    model: &SketchRnn,
+pub fn alternatives_one_by_one<'a>(
+    engine: impl Into<Engine<'a>>,
     z: Option<&[f32]>,
     prefix: &[Stroke5],
     n: usize,
@@ -251,12 +344,13 @@ pub fn alternatives_one_by_one(
     max_points: usize,
     seed: u64,
 ) -> Result<Vec<Vec<Stroke5>>> {
-    let base = start(model, z, prefix, seed)?;
+    let engine = engine.into();
+    let base = start(engine, z, prefix, seed)?;
     (0..n)
         .map(|k| {
             let mut g = base.clone();
             g.rng = alternative_rng(seed, k);
-            continue_drawing(model, g, temperature, max_points)
+            continue_drawing(engine, g, temperature, max_points)
         })
         .collect()
 }

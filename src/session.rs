@@ -15,10 +15,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::fast::FastDecoder;
 use crate::model::{Mixture, SketchRnn};
 use crate::rng::SketchRng;
-use crate::sample::{self, Generation};
-use crate::stroke::{Pen, Stroke3, Stroke5, denormalise, normalise, stroke3_to_stroke5};
+use crate::sample::{self, Engine, Generation};
+use crate::stroke::{
+    Pen, START_TOKEN, Stroke3, Stroke5, denormalise, normalise, stroke3_to_stroke5,
+};
 use crate::weights::{ModelFile, ModelInfo};
 
 /// Most rows accepted in a drawing (the user's, or a prefix). Longer input is
@@ -102,6 +105,8 @@ pub struct Score {
 #[derive(Debug, Clone)]
 pub struct Session {
     model: SketchRnn,
+    /// The fast decoder path, for plain-LSTM decoders (all drawing goes through it).
+    fast: Option<FastDecoder>,
     info: ModelInfo,
 }
 
@@ -132,15 +137,22 @@ impl Session {
     pub fn load(bytes: &[u8]) -> Result<Session> {
         let file = ModelFile::from_bytes(bytes)?;
         let model = file.build(&candle_core::Device::Cpu)?;
-        Ok(Session {
-            model,
-            info: file.info,
-        })
+        Session::from_model(model, file.info)
     }
 
-    /// From an already built model.
-    pub fn from_model(model: SketchRnn, info: ModelInfo) -> Session {
-        Session { model, info }
+    /// From an already built model (its fast decoder path is built here).
+    pub fn from_model(model: SketchRnn, info: ModelInfo) -> Result<Session> {
+        let fast = FastDecoder::from_model(&model)?;
+        Ok(Session { model, fast, info })
+    }
+
+    /// The decoder drawings are stepped with: the fast path when the cell has
+    /// one, else candle's model.
+    pub fn engine(&self) -> Engine<'_> {
+        match &self.fast {
+            Some(f) => Engine::Fast(f),
+            None => Engine::Reference(&self.model),
+        }
     }
 
     pub fn model(&self) -> &SketchRnn {
@@ -283,7 +295,7 @@ impl Session {
     pub fn begin(&self, z: Option<&[f32]>, prefix: &[Stroke3], seed: u64) -> Result<Drawing> {
         let z = self.latent_for_decoder(z)?;
         let rows = self.rows(prefix, "prefix", true)?;
-        let generation = sample::start(&self.model, z, &rows, check_seed(seed)?)?;
+        let generation = sample::start(self.engine(), z, &rows, check_seed(seed)?)?;
         Ok(Drawing { generation })
     }
 
@@ -299,8 +311,7 @@ impl Session {
         sample::check_temperature(temperature)?;
         let mut out = Vec::with_capacity(k);
         while out.len() < k && !drawing.generation.finished {
-            let (g, p) = sample::next_point(&self.model, drawing.generation.clone(), temperature)?;
-            drawing.generation = g;
+            let p = sample::next_point(self.engine(), &mut drawing.generation, temperature)?;
             if !drawing.generation.finished {
                 out.push(p);
             }
@@ -325,7 +336,7 @@ impl Session {
         let z = self.latent_for_decoder(z)?;
         let rows = self.rows(prefix, "prefix", true)?;
         let endings = sample::alternatives(
-            &self.model,
+            self.engine(),
             z,
             &rows,
             n,
@@ -383,13 +394,14 @@ impl Session {
     pub fn score(&self, z: Option<&[f32]>, drawing: &[Stroke3]) -> Result<Score> {
         let z = self.latent_for_decoder(z)?;
         let rows = self.rows(drawing, "drawing", false)?;
-        let m = self.model.hparams.num_mixtures;
-        let mut state = self.model.initial_state(z)?;
-        let mut input = crate::stroke::START_TOKEN;
+        let engine = self.engine();
+        let mut state = engine.initial_state(z)?;
+        let mut mix = Mixture::with_components(engine.num_mixtures());
         let mut per_point = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let (next, raw) = self.model.step(&state, &input)?;
-            let mix = Mixture::from_raw(&raw, m, 1.0)?;
+        for (t, row) in rows.iter().enumerate() {
+            let input = if t == 0 { START_TOKEN } else { rows[t - 1] };
+            engine.step(&mut state, &[input])?;
+            mix.set_from_raw(state.raw(0), 1.0)?;
             let pen = match Pen::of(row) {
                 Pen::Down => 0,
                 Pen::Up => 1,
@@ -398,10 +410,26 @@ impl Session {
             // Floor the density like the training loss (sketch-rnn's 1e-6 epsilon).
             let density = mix.offset_density(row[0], row[1]) + 1e-6;
             per_point.push(density.ln() + mix.pen[pen].max(1e-12).ln());
-            state = next;
-            input = *row;
         }
         let mean = per_point.iter().sum::<f32>() / per_point.len() as f32;
         Ok(Score { per_point, mean })
+    }
+
+    /// How far the fast decoder path is from candle's reference model on a
+    /// drawing (model pixels), teacher-forced from `z` (VAE) or none: the
+    /// largest `|Δ|` over every mixture parameter (π, μ, σ, ρ, pen
+    /// probabilities at τ = 1) of every step. `None` when the model's cell has
+    /// no fast path (everything then runs on the reference).
+    pub fn fast_path_parity(&self, z: Option<&[f32]>, drawing: &[Stroke3]) -> Result<Option<f32>> {
+        let Some(fast) = &self.fast else {
+            return Ok(None);
+        };
+        let z = self.latent_for_decoder(z)?;
+        let rows = self.rows(drawing, "drawing", false)?;
+        let mut input = Vec::with_capacity(rows.len() + 1);
+        input.push(START_TOKEN);
+        input.extend_from_slice(&rows);
+        let parity = crate::weights::mixture_parity(&self.model, fast, z, &input)?;
+        Ok(Some(parity.max_abs))
     }
 }

@@ -2,6 +2,8 @@
 //! teacher-forced pass, the encoder ignores padding, the loss is right on a
 //! hand-computed case and differentiable, and model files round-trip.
 
+mod common;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use sketch_rnn::dataset::Dataset;
@@ -25,25 +27,7 @@ fn hparams(cell: CellKind, z_size: usize) -> HParams {
 }
 
 fn random_model(hp: &HParams, seed: u64) -> (VarMap, SketchRnn) {
-    let vm = VarMap::new();
-    let m = SketchRnn::init(hp, &vm, &Device::Cpu, seed).unwrap();
-    // Fresh initialisation leaves biases at zero; perturb every variable so tests see real signal.
-    let mut rng = sketch_rnn::rng::SketchRng::new(seed);
-    let mut vars: Vec<_> = vm
-        .data()
-        .lock()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    for (_, var) in vars {
-        let t = var.as_tensor();
-        let noise: Vec<f32> = (0..t.elem_count()).map(|_| 0.3 * rng.normal()).collect();
-        let noise = Tensor::from_vec(noise, t.shape(), &Device::Cpu).unwrap();
-        var.set(&(t + noise).unwrap()).unwrap();
-    }
-    (vm, m)
+    common::random_model(hp, seed, 0.3)
 }
 
 fn drawings() -> Vec<Vec<[f32; 3]>> {

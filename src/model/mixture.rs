@@ -41,13 +41,22 @@ pub struct Mixture {
 
 /// Softmax of `logits / temperature`, computed stably.
 pub fn softmax_with_temperature(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let mut out = vec![0.0; logits.len()];
+    softmax_into(logits, temperature, &mut out);
+    out
+}
+
+/// [`softmax_with_temperature`] into `out` (same length as `logits`).
+fn softmax_into(logits: &[f32], temperature: f32, out: &mut [f32]) {
     let max = logits.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-    let e: Vec<f32> = logits
-        .iter()
-        .map(|&l| ((l - max) / temperature).exp())
-        .collect();
-    let sum: f32 = e.iter().sum();
-    e.into_iter().map(|v| v / sum).collect()
+    let mut sum = 0.0;
+    for (o, &l) in out.iter_mut().zip(logits) {
+        *o = ((l - max) / temperature).exp();
+        sum += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= sum;
+    }
 }
 
 impl Mixture {
@@ -56,6 +65,30 @@ impl Mixture {
     /// (sketch-rnn's `sample()`: `adjust_temp` and `sample_gaussian_2d(..., sqrt(temp))`).
     /// At τ = 1 these are the model's own probabilities.
     pub fn from_raw(raw: &[f32], m: usize, temperature: f32) -> Result<Mixture> {
+        let mut mixture = Mixture::with_components(m);
+        mixture.set_from_raw(raw, temperature)?;
+        Ok(mixture)
+    }
+
+    /// A mixture of `m` components, all parameters zero (a buffer for
+    /// [`Mixture::set_from_raw`]).
+    pub fn with_components(m: usize) -> Mixture {
+        Mixture {
+            pi: vec![0.0; m],
+            mu_x: vec![0.0; m],
+            mu_y: vec![0.0; m],
+            sigma_x: vec![0.0; m],
+            sigma_y: vec![0.0; m],
+            rho: vec![0.0; m],
+            pen: [0.0; PEN_STATES],
+        }
+    }
+
+    /// [`Mixture::from_raw`] into this mixture's own buffers (no allocation:
+    /// the sampler decodes one mixture per step). `raw` must have `6M+3`
+    /// values for this mixture's M.
+    pub fn set_from_raw(&mut self, raw: &[f32], temperature: f32) -> Result<()> {
+        let m = self.len();
         if raw.len() != output_size(m) {
             return Err(Error::Shape {
                 what: "mixture output".into(),
@@ -71,16 +104,53 @@ impl Mixture {
         }
         let part = |k: usize| &raw[PEN_STATES + k * m..PEN_STATES + (k + 1) * m];
         let sqrt_t = temperature.sqrt();
-        let pen = softmax_with_temperature(&raw[..PEN_STATES], temperature);
-        Ok(Mixture {
-            pi: softmax_with_temperature(part(0), temperature),
-            mu_x: part(1).to_vec(),
-            mu_y: part(2).to_vec(),
-            sigma_x: part(3).iter().map(|s| s.exp() * sqrt_t).collect(),
-            sigma_y: part(4).iter().map(|s| s.exp() * sqrt_t).collect(),
-            rho: part(5).iter().map(|r| r.tanh()).collect(),
-            pen: [pen[0], pen[1], pen[2]],
-        })
+        softmax_into(&raw[..PEN_STATES], temperature, &mut self.pen);
+        softmax_into(part(0), temperature, &mut self.pi);
+        self.mu_x.copy_from_slice(part(1));
+        self.mu_y.copy_from_slice(part(2));
+        for (s, r) in self.sigma_x.iter_mut().zip(part(3)) {
+            *s = r.exp() * sqrt_t;
+        }
+        for (s, r) in self.sigma_y.iter_mut().zip(part(4)) {
+            *s = r.exp() * sqrt_t;
+        }
+        for (s, r) in self.rho.iter_mut().zip(part(5)) {
+            *s = r.tanh();
+        }
+        Ok(())
+    }
+
+    /// The per-component parameters `[π, μx, μy, σx, σy, ρ]`, each of length M.
+    pub fn parameters(&self) -> [&[f32]; 6] {
+        [
+            &self.pi,
+            &self.mu_x,
+            &self.mu_y,
+            &self.sigma_x,
+            &self.sigma_y,
+            &self.rho,
+        ]
+    }
+
+    /// The largest `|Δ|` between any parameter of two mixtures of the same size
+    /// (NaN-safe: a NaN on either side counts as infinitely far).
+    pub fn max_abs_diff(&self, other: &Mixture) -> f32 {
+        let mut worst = 0f32;
+        let vs = self
+            .parameters()
+            .into_iter()
+            .zip(other.parameters())
+            .flat_map(|(a, b)| a.iter().zip(b.iter()))
+            .chain(self.pen.iter().zip(other.pen.iter()));
+        for (a, b) in vs {
+            let d = (a - b).abs();
+            worst = if d.is_nan() {
+                f32::INFINITY
+            } else {
+                worst.max(d)
+            };
+        }
+        worst
     }
 
     /// Number of components.

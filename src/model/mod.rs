@@ -9,9 +9,11 @@
 //! The model is immutable; generation state is a value the caller owns. Weights
 //! are named by module path (`encoder.forward.w_xh`, `decoder.cell.w_hh`, ...).
 
+pub mod activation;
 pub mod cell;
 pub mod decoder;
 pub mod encoder;
+pub mod fast;
 pub mod fused;
 pub mod init;
 pub mod linear;

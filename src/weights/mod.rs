@@ -13,7 +13,8 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::model::{HParams, SketchRnn};
+use crate::model::{HParams, Mixture, SketchRnn};
+use crate::sample::Engine;
 
 /// What a model file says about its model besides the weights.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,42 +123,39 @@ pub struct Parity {
     /// Largest difference of any mixture parameter (π, μ, σ, ρ, pen), relative
     /// to `max(1, |value|)`, over all steps.
     pub max_param: f32,
+    /// Largest absolute difference of any mixture parameter (π, μ, σ, ρ, pen).
+    pub max_abs: f32,
     /// Largest difference of the log density `ln p(Δx, Δy)` each model gives
     /// the next row's offset (nats): the pdf where it matters.
     pub max_log_density: f32,
 }
 
-/// Both models read the same stroke-5 rows (normalised units, start token
+/// Both decoders read the same stroke-5 rows (normalised units, start token
 /// first) from latent `z`; compares their mixtures step by step. Used to report
-/// what quantising a model costs.
-pub fn mixture_parity(
-    a: &SketchRnn,
-    b: &SketchRnn,
+/// what quantising a model costs, and how far the fast decoder path is from
+/// candle's reference ([`crate::session::Session::fast_path_parity`]).
+pub fn mixture_parity<'a, 'b>(
+    a: impl Into<Engine<'a>>,
+    b: impl Into<Engine<'b>>,
     z: Option<&[f32]>,
     rows: &[crate::stroke::Stroke5],
 ) -> Result<Parity> {
-    let m = a.hparams.num_mixtures;
+    let (a, b) = (a.into(), b.into());
     let (mut sa, mut sb) = (a.initial_state(z)?, b.initial_state(z)?);
+    let mut ma = Mixture::with_components(a.num_mixtures());
+    let mut mb = Mixture::with_components(b.num_mixtures());
     let mut parity = Parity {
+        max_abs: 0.0,
         max_param: 0.0,
         max_log_density: 0.0,
     };
     for (t, row) in rows.iter().enumerate() {
-        let (na, ra) = a.step(&sa, row)?;
-        let (nb, rb) = b.step(&sb, row)?;
-        let (ma, mb) = (
-            crate::model::Mixture::from_raw(&ra, m, 1.0)?,
-            crate::model::Mixture::from_raw(&rb, m, 1.0)?,
-        );
-        let pairs = [
-            (&ma.pi, &mb.pi),
-            (&ma.mu_x, &mb.mu_x),
-            (&ma.mu_y, &mb.mu_y),
-            (&ma.sigma_x, &mb.sigma_x),
-            (&ma.sigma_y, &mb.sigma_y),
-            (&ma.rho, &mb.rho),
-        ];
-        for (x, y) in pairs {
+        a.step(&mut sa, std::slice::from_ref(row))?;
+        b.step(&mut sb, std::slice::from_ref(row))?;
+        ma.set_from_raw(sa.raw(0), 1.0)?;
+        mb.set_from_raw(sb.raw(0), 1.0)?;
+        parity.max_abs = parity.max_abs.max(ma.max_abs_diff(&mb));
+        for (x, y) in ma.parameters().into_iter().zip(mb.parameters()) {
             for (p, q) in x.iter().zip(y.iter()) {
                 parity.max_param = parity.max_param.max((p - q).abs() / q.abs().max(1.0));
             }
@@ -170,7 +168,6 @@ pub fn mixture_parity(
             let lb = (mb.offset_density(next[0], next[1]) + 1e-6).ln();
             parity.max_log_density = parity.max_log_density.max((la - lb).abs());
         }
-        (sa, sb) = (na, nb);
     }
     Ok(parity)
 }

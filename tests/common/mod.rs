@@ -36,3 +36,33 @@ pub fn assert_success(out: &std::process::Output) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A freshly initialised model (`SketchRnn::init`, seeded) with every variable
+/// moved by N(0, noise²), so tests see real signal (fresh biases and initial
+/// states are zero).
+#[allow(dead_code)]
+pub fn random_model(
+    hp: &sketch_rnn::model::HParams,
+    seed: u64,
+    noise: f32,
+) -> (candle_nn::VarMap, sketch_rnn::model::SketchRnn) {
+    use candle_core::{Device, Tensor};
+    let vm = candle_nn::VarMap::new();
+    let m = sketch_rnn::model::SketchRnn::init(hp, &vm, &Device::Cpu, seed).unwrap();
+    let mut rng = sketch_rnn::rng::SketchRng::new(seed);
+    let mut vars: Vec<_> = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, var) in vars {
+        let t = var.as_tensor();
+        let n: Vec<f32> = (0..t.elem_count()).map(|_| noise * rng.normal()).collect();
+        let n = Tensor::from_vec(n, t.shape(), &Device::Cpu).unwrap();
+        var.set(&(t + n).unwrap()).unwrap();
+    }
+    (vm, m)
+}
