@@ -199,4 +199,19 @@ impl Model {
         let d = drawing(drawing_px, "drawing")?;
         to_js(&self.session.score(z.as_deref(), &d).map_err(js_error)?)
     }
+
+    /// The largest `|Δ|` between the fast decoder path and candle's reference
+    /// on any mixture parameter of a teacher-forced pass over `drawing_px`;
+    /// `undefined` when the model's cell has no fast path.
+    #[wasm_bindgen(js_name = fastPathParity)]
+    pub fn fast_path_parity(
+        &self,
+        z: Option<Vec<f32>>,
+        drawing_px: JsValue,
+    ) -> Result<Option<f32>, JsError> {
+        let d = drawing(drawing_px, "drawing")?;
+        self.session
+            .fast_path_parity(z.as_deref(), &d)
+            .map_err(js_error)
+    }
 }
