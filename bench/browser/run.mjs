@@ -12,7 +12,7 @@
 // tools/bench-browser.sh does all of it. Run it alone on the machine.
 
 import { createServer } from 'node:http';
-import { execFileSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { cpus, tmpdir } from 'node:os';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, normalize, resolve } from 'node:path';
@@ -78,7 +78,10 @@ const QUANTS = ['f32', 'f16', 'int8'];
 const converted = {};
 for (const q of QUANTS) {
   const file = join(work, `model.${q}.safetensors`);
-  const report = execFileSync(cli, ['convert', args.model, file, '--quantize', q], { encoding: 'utf8' });
+  const run = spawnSync(cli, ['convert', args.model, file, '--quantize', q], { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`sketch-rnn convert failed: ${run.stderr}`);
+  // convert reports the parity on stderr: "..., over 101 steps: max mixture-parameter difference ..."
+  const report = `${run.stdout}${run.stderr}`.replace(/^wrote \S+ /m, 'wrote ');
   const bytes = readFileSync(file);
   converted[q] = {
     file: `model.${q}.safetensors`,
@@ -214,7 +217,7 @@ try {
   }
   for (const q of QUANTS) {
     const c = converted[q];
-    console.log(`ours ${q}: ${f(c.raw / 1024, 0)} KB (${f(c.gzip / 1024, 0)} KB gzip), model load ${f(c.load.model_ms, 1)} ms, first step ${f(c.load.first_step_ms, 2)} ms, fast-path parity ${c.fast_path_parity}; ${c.convert_report.split('\n').pop()}`);
+    console.log(`ours ${q}: ${f(c.raw / 1024, 0)} KB (${f(c.gzip / 1024, 0)} KB gzip), model load ${f(c.load.model_ms, 1)} ms, first step ${f(c.load.first_step_ms, 2)} ms, fast-path parity ${Number(c.fast_path_parity).toExponential(1)}; convert: ${c.convert_report}`);
   }
   console.log(`wrote ${args.out}`);
 } finally {

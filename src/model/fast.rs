@@ -13,11 +13,13 @@
 //! y  = h'·W_y + b_y                        [B, 6M+3] (raw mixture outputs, paper eq. 3–6)
 //! ```
 //!
-//! The products accumulate four weight rows at a time into column tiles that
-//! stay in L1, so `B` rows of a batch (alternative endings) read each weight
-//! once per step: `B` rows cost little more than one. In wasm the inner loop
-//! is written with `simd128` intrinsics; natively it is plain code that the
-//! compiler vectorises. The candle model stays the reference: `tests/model.rs`
+//! Each weight matrix is stored once, at load, as column panels
+//! ([`Panels`]): 16 columns wide, rows contiguous, so a matrix-vector product
+//! streams memory in order and keeps its 16 sums in registers for the whole
+//! row loop (one load, one multiply and one add per four multiply-adds, no
+//! accumulator traffic). `x·W_x + h·W_hh` is one product over `[x, h]`. In
+//! wasm the panel loop is written with `simd128` intrinsics; natively it is
+//! plain code that the compiler vectorises. The candle model stays the reference: `tests/model.rs`
 //! checks every mixture parameter of this path against it (≤ 1e-4).
 //!
 //! Only the plain LSTM cell (every Magenta model, and our default) has a fast
@@ -33,12 +35,8 @@ use crate::model::encoder::STROKE_WIDTH;
 use crate::model::mixture::output_size;
 use crate::stroke::Stroke5;
 
-/// Columns of a product's accumulator tile: `B` rows of this many floats plus
-/// four weight rows stay in a 32 KiB L1 cache for the batches we decode (≤ 9 rows).
-const TILE_COLUMNS: usize = 256;
-/// Weight rows folded into the accumulator per pass (loads and stores of the
-/// accumulator amortised over this many rows).
-const ROWS_PER_PASS: usize = 4;
+/// Columns per panel: four 128-bit vectors of sums, held in registers.
+const PANEL_COLUMNS: usize = 16;
 
 /// The decoder's weights, copied out of the candle model in the layouts the
 /// kernels read. Immutable; drawing state lives in [`FastState`].
@@ -52,19 +50,17 @@ pub struct FastDecoder {
     num_mixtures: usize,
     /// Apply `tanh` to z first (Magenta files before version 6).
     latent_tanh: bool,
-    /// `[5, 4H]`: the rows of `W_xh` for the stroke-5 input.
-    w_x: Vec<f32>,
+    /// `[5 + H, 4H]`: the rows of `W_xh` for the stroke-5 input, then `W_hh`.
+    w_xh: Panels,
     /// `[Nz, 4H]`: the rows of `W_xh` for z.
-    w_z: Vec<f32>,
-    /// `[H, 4H]`
-    w_hh: Vec<f32>,
+    w_z: Panels,
     /// `[4H]`: the cell's bias with [`FORGET_BIAS`] added to the forget gate.
     bias: Vec<f32>,
     /// `[Nz, 2H]` and `[2H]`: z to the initial state `[c0, h0]` (conditional models).
-    init_w: Vec<f32>,
+    init_w: Panels,
     init_b: Vec<f32>,
     /// `[H, 6M+3]` and `[6M+3]`: the mixture head.
-    out_w: Vec<f32>,
+    out_w: Panels,
     out_b: Vec<f32>,
 }
 
@@ -74,16 +70,14 @@ pub struct FastDecoder {
 #[derive(Debug, Clone)]
 pub struct FastState {
     rows: usize,
-    /// `[B, H]`
-    h: Vec<f32>,
+    /// `[B, 5 + H]`: each drawing's step input, then its `h`.
+    xh: Vec<f32>,
     /// `[B, H]`
     c: Vec<f32>,
     /// `[B, 4H]`: `b + z·W_z`, constant over a drawing.
     beta: Vec<f32>,
     /// `[B, 4H]`: scratch for the gate pre-activations.
     gates: Vec<f32>,
-    /// `[B, 5]`: scratch for the step's inputs.
-    inputs: Vec<f32>,
     /// `[B, 6M+3]`: raw mixture outputs of the last step (zeros before the first).
     raw: Vec<f32>,
 }
@@ -123,13 +117,13 @@ impl FastDecoder {
         }
         let (init_w, init_b) = match &dec.init {
             Some(init) => (
-                host(&init.weight, "decoder.init.weight")?,
+                Panels::new(&host(&init.weight, "decoder.init.weight")?, z_size, 2 * h),
                 match &init.bias {
                     Some(b) => host(b, "decoder.init.bias")?,
                     None => vec![0.0; 2 * h],
                 },
             ),
-            None => (Vec::new(), Vec::new()),
+            None => (Panels::new(&[], 0, 2 * h), Vec::new()),
         };
         let out = output_size(dec.num_mixtures);
         let out_w = host(&dec.output.weight, "decoder.output.weight")?;
@@ -149,13 +143,16 @@ impl FastDecoder {
             z_size,
             num_mixtures: dec.num_mixtures,
             latent_tanh: dec.latent_tanh,
-            w_x: w_xh[..STROKE_WIDTH * g].to_vec(),
-            w_z: w_xh[STROKE_WIDTH * g..].to_vec(),
-            w_hh,
+            w_xh: Panels::new(
+                &[&w_xh[..STROKE_WIDTH * g], &w_hh[..]].concat(),
+                STROKE_WIDTH + h,
+                g,
+            ),
+            w_z: Panels::new(&w_xh[STROKE_WIDTH * g..], z_size, g),
             bias,
             init_w,
             init_b,
-            out_w,
+            out_w: Panels::new(&out_w, h, out),
             out_b,
         }))
     }
@@ -177,11 +174,10 @@ impl FastDecoder {
         let (h, g) = (self.units, GATES * self.units);
         let mut one = FastState {
             rows: 1,
-            h: vec![0.0; h],
+            xh: vec![0.0; STROKE_WIDTH + h],
             c: vec![0.0; h],
             beta: self.bias.clone(),
             gates: vec![0.0; g],
-            inputs: vec![0.0; STROKE_WIDTH],
             raw: vec![0.0; output_size(self.num_mixtures)],
         };
         match (self.z_size, z) {
@@ -217,13 +213,13 @@ impl FastDecoder {
                     z.to_vec()
                 };
                 let mut state = self.init_b.clone(); // [2H] = [c0, h0]
-                accumulate(&mut state, &z, &self.init_w, 1, n, 2 * h);
+                self.init_w.multiply_add(&z, &mut state);
                 for v in &mut state {
                     *v = v.tanh();
                 }
                 one.c.copy_from_slice(&state[..h]);
-                one.h.copy_from_slice(&state[h..]);
-                accumulate(&mut one.beta, &z, &self.w_z, 1, n, g);
+                one.xh[STROKE_WIDTH..].copy_from_slice(&state[h..]);
+                self.w_z.multiply_add(&z, &mut one.beta);
             }
         }
         Ok(one.repeat(rows))
@@ -241,34 +237,25 @@ impl FastDecoder {
                 found: vec![inputs.len(), STROKE_WIDTH],
             });
         }
-        for (dst, row) in state.inputs.chunks_exact_mut(STROKE_WIDTH).zip(inputs) {
-            dst.copy_from_slice(row);
-        }
-        // G = β + x·W_x + h·W_hh
-        state.gates.copy_from_slice(&state.beta);
-        accumulate(
-            &mut state.gates,
-            &state.inputs,
-            &self.w_x,
-            b,
-            STROKE_WIDTH,
-            g,
-        );
-        accumulate(&mut state.gates, &state.h, &self.w_hh, b, h, g);
-        for ((gates, c), hr) in state
-            .gates
-            .chunks_exact(g)
-            .zip(state.c.chunks_exact_mut(h))
-            .zip(state.h.chunks_exact_mut(h))
-        {
-            lstm_pointwise(gates, c, hr);
-        }
-        // y = h'·W_y + b_y
         let out = self.out_b.len();
-        for row in state.raw.chunks_exact_mut(out) {
-            row.copy_from_slice(&self.out_b);
+        let rows = state
+            .xh
+            .chunks_exact_mut(STROKE_WIDTH + h)
+            .zip(state.c.chunks_exact_mut(h))
+            .zip(state.gates.chunks_exact_mut(g))
+            .zip(state.beta.chunks_exact(g))
+            .zip(state.raw.chunks_exact_mut(out))
+            .zip(inputs);
+        for (((((xh, c), gates), beta), raw), input) in rows {
+            xh[..STROKE_WIDTH].copy_from_slice(input);
+            // G = β + [x, h]·[W_x; W_hh]
+            gates.copy_from_slice(beta);
+            self.w_xh.multiply_add(xh, gates);
+            lstm_pointwise(gates, c, &mut xh[STROKE_WIDTH..]);
+            // y = h'·W_y + b_y
+            raw.copy_from_slice(&self.out_b);
+            self.out_w.multiply_add(&xh[STROKE_WIDTH..], raw);
         }
-        accumulate(&mut state.raw, &state.h, &self.out_w, b, h, out);
         Ok(())
     }
 }
@@ -295,11 +282,10 @@ impl FastState {
         };
         FastState {
             rows: n,
-            h: rep(&self.h),
+            xh: rep(&self.xh),
             c: rep(&self.c),
             beta: rep(&self.beta),
             gates: rep(&self.gates),
-            inputs: rep(&self.inputs),
             raw: rep(&self.raw),
         }
     }
@@ -320,85 +306,98 @@ fn lstm_pointwise(gates: &[f32], c: &mut [f32], h: &mut [f32]) {
     }
 }
 
-/// `acc[B, N] += x[B, K] · w[K, N]`, all row-major. Column tiles of
-/// [`TILE_COLUMNS`]; within a tile, [`ROWS_PER_PASS`] rows of `w` are folded
-/// into every batch row's accumulator before moving on, so each weight is
-/// read from memory once per call whatever `B` is.
-fn accumulate(acc: &mut [f32], x: &[f32], w: &[f32], b: usize, k: usize, n: usize) {
-    debug_assert_eq!(acc.len(), b * n);
-    debug_assert_eq!(x.len(), b * k);
-    debug_assert_eq!(w.len(), k * n);
-    let mut col = 0;
-    while col < n {
-        let width = TILE_COLUMNS.min(n - col);
-        let mut r = 0;
-        while r + ROWS_PER_PASS <= k {
-            let w0 = &w[r * n + col..][..width];
-            let w1 = &w[(r + 1) * n + col..][..width];
-            let w2 = &w[(r + 2) * n + col..][..width];
-            let w3 = &w[(r + 3) * n + col..][..width];
-            for row in 0..b {
-                let xs = &x[row * k + r..][..ROWS_PER_PASS];
-                let a = &mut acc[row * n + col..][..width];
-                axpy4(a, [xs[0], xs[1], xs[2], xs[3]], [w0, w1, w2, w3]);
-            }
-            r += ROWS_PER_PASS;
+/// A `[K, N]` weight matrix stored as column panels: panel `p` holds columns
+/// `16p .. 16p + 16` of every row, rows contiguous (`[⌈N/16⌉, K, 16]`, the last
+/// panel padded with zeros), so [`Panels::multiply_add`] reads memory in order.
+#[derive(Debug, Clone)]
+struct Panels {
+    k: usize,
+    n: usize,
+    data: Vec<f32>,
+}
+
+impl Panels {
+    /// From a row-major `[k, n]` matrix.
+    fn new(w: &[f32], k: usize, n: usize) -> Panels {
+        debug_assert_eq!(w.len(), k * n);
+        if k == 0 {
+            return Panels { k, n, data: Vec::new() };
         }
-        for r in r..k {
-            let wr = &w[r * n + col..][..width];
-            for row in 0..b {
-                let xr = x[row * k + r];
-                let a = &mut acc[row * n + col..][..width];
-                for (a, w) in a.iter_mut().zip(wr) {
-                    *a += xr * w;
-                }
+        let panels = n.div_ceil(PANEL_COLUMNS);
+        let mut data = vec![0.0; panels * k * PANEL_COLUMNS];
+        for (p, panel) in data.chunks_exact_mut(k * PANEL_COLUMNS).enumerate() {
+            let col = p * PANEL_COLUMNS;
+            let width = PANEL_COLUMNS.min(n - col);
+            for (r, dst) in panel.chunks_exact_mut(PANEL_COLUMNS).enumerate() {
+                dst[..width].copy_from_slice(&w[r * n + col..r * n + col + width]);
             }
         }
-        col += width;
+        Panels { k, n, data }
+    }
+
+    /// `y += x·W` for one row `x` (length K) into `y` (length N).
+    fn multiply_add(&self, x: &[f32], y: &mut [f32]) {
+        debug_assert_eq!(x.len(), self.k);
+        debug_assert_eq!(y.len(), self.n);
+        if self.k == 0 {
+            return;
+        }
+        let x = &x[..self.k];
+        for (panel, y) in self
+            .data
+            .chunks_exact(self.k * PANEL_COLUMNS)
+            .zip(y.chunks_mut(PANEL_COLUMNS))
+        {
+            let sums = panel_dot(panel, x);
+            for (y, s) in y.iter_mut().zip(sums) {
+                *y += s;
+            }
+        }
     }
 }
 
-/// `a += x0·w0 + x1·w1 + x2·w2 + x3·w3` over equal-length slices: the inner
-/// loop of every product, written so both paths round the same way.
+/// The 16 column sums `Σ_k x[k]·panel[k, j]` of one panel (`[K, 16]`).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn axpy4(a: &mut [f32], x: [f32; 4], w: [&[f32]; 4]) {
-    let n = a.len();
-    let (w0, w1, w2, w3) = (&w[0][..n], &w[1][..n], &w[2][..n], &w[3][..n]);
-    for j in 0..n {
-        a[j] += (x[0] * w0[j] + x[1] * w1[j]) + (x[2] * w2[j] + x[3] * w3[j]);
+fn panel_dot(panel: &[f32], x: &[f32]) -> [f32; PANEL_COLUMNS] {
+    let mut sums = [0f32; PANEL_COLUMNS];
+    for (row, &xk) in panel.chunks_exact(PANEL_COLUMNS).zip(x) {
+        for (s, w) in sums.iter_mut().zip(row) {
+            *s += xk * w;
+        }
     }
+    sums
 }
 
-/// `a += x0·w0 + x1·w1 + x2·w2 + x3·w3`, four lanes at a time with wasm
-/// `simd128` (same operation order as the portable version).
+/// The 16 column sums of one panel with wasm `simd128`: four vectors of sums
+/// in registers, one splat, four loads, multiplies and adds per row (the same
+/// operations in the same order as the portable version).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn axpy4(a: &mut [f32], x: [f32; 4], w: [&[f32]; 4]) {
+fn panel_dot(panel: &[f32], x: &[f32]) -> [f32; PANEL_COLUMNS] {
     use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_store};
-    let n = a.len();
-    let (w0, w1, w2, w3) = (&w[0][..n], &w[1][..n], &w[2][..n], &w[3][..n]);
-    let (x0, x1, x2, x3) = (
-        f32x4_splat(x[0]),
-        f32x4_splat(x[1]),
-        f32x4_splat(x[2]),
-        f32x4_splat(x[3]),
-    );
-    let lanes = n / 4 * 4;
-    let mut j = 0;
-    while j < lanes {
-        // SAFETY: j + 4 <= lanes <= n, the length of every slice here; wasm
-        // loads and stores need no alignment.
+    let zero = f32x4_splat(0.0);
+    let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
+    for (row, &xk) in panel.chunks_exact(PANEL_COLUMNS).zip(x) {
+        let xv = f32x4_splat(xk);
+        let p = row.as_ptr() as *const v128;
+        // SAFETY: `row` has exactly 16 floats (chunks_exact), four 128-bit
+        // vectors; wasm loads need no alignment.
         unsafe {
-            let p = |s: &[f32]| v128_load(s.as_ptr().add(j) as *const v128);
-            let s01 = f32x4_add(f32x4_mul(x0, p(w0)), f32x4_mul(x1, p(w1)));
-            let s23 = f32x4_add(f32x4_mul(x2, p(w2)), f32x4_mul(x3, p(w3)));
-            let dst = a.as_mut_ptr().add(j) as *mut v128;
-            v128_store(dst, f32x4_add(v128_load(dst), f32x4_add(s01, s23)));
+            s0 = f32x4_add(s0, f32x4_mul(xv, v128_load(p)));
+            s1 = f32x4_add(s1, f32x4_mul(xv, v128_load(p.add(1))));
+            s2 = f32x4_add(s2, f32x4_mul(xv, v128_load(p.add(2))));
+            s3 = f32x4_add(s3, f32x4_mul(xv, v128_load(p.add(3))));
         }
-        j += 4;
     }
-    for j in lanes..n {
-        a[j] += (x[0] * w0[j] + x[1] * w1[j]) + (x[2] * w2[j] + x[3] * w3[j]);
+    let mut sums = [0f32; PANEL_COLUMNS];
+    let q = sums.as_mut_ptr() as *mut v128;
+    // SAFETY: `sums` holds 16 floats, four vectors.
+    unsafe {
+        v128_store(q, s0);
+        v128_store(q.add(1), s1);
+        v128_store(q.add(2), s2);
+        v128_store(q.add(3), s3);
     }
+    sums
 }
