@@ -321,7 +321,11 @@ impl Panels {
     fn new(w: &[f32], k: usize, n: usize) -> Panels {
         debug_assert_eq!(w.len(), k * n);
         if k == 0 {
-            return Panels { k, n, data: Vec::new() };
+            return Panels {
+                k,
+                n,
+                data: Vec::new(),
+            };
         }
         let panels = n.div_ceil(PANEL_COLUMNS);
         let mut data = vec![0.0; panels * k * PANEL_COLUMNS];
