@@ -16,4 +16,5 @@ echo "== CLI build";     cargo build --release --bin sketch-rnn
 echo "== wasm API";      node --test tests/wasm/
 echo "== Magenta export"; node --test tests/magenta/
 echo "== browser";       node --test --test-concurrency=1 tests/browser/
+echo "== browser benchmark (one pair, a smoke test)"; node --test tests/bench/
 echo "== all checks passed (screenshots in test-artifacts/browser/)"
