@@ -288,10 +288,11 @@ fn alternative_rng(seed: u64, k: usize) -> SketchRng {
 }
 
 /// `n` different endings of the same partial drawing. The prefix is read once;
-/// the endings are then decoded together as one batch of `n` rows (one matrix
-/// product per layer and step for all of them), each with its own random
-/// stream, so `n` endings cost little more than one. Ending `k` is the same
-/// drawing [`alternatives_one_by_one`] makes (up to float rounding).
+/// the endings are then decoded together as one batch of `n` rows, each with
+/// its own random stream (the reference engine does one matmul per step for
+/// all rows; the fast engine runs its products row by row, which is faster
+/// still). Ending `k` is the same drawing [`alternatives_one_by_one`] makes
+/// (up to float rounding).
 pub fn alternatives<'a>(
     engine: impl Into<Engine<'a>>,
     z: Option<&[f32]>,

@@ -3,8 +3,9 @@
 //!
 //! Candle's step builds a dozen small tensors per step (matmuls, adds, the
 //! fused gate ops, the output layer), each allocated and dispatched on its own.
-//! Here one step is two blocked matrix products and one gate loop over buffers
-//! the caller's [`FastState`] owns, so the hot loop allocates nothing:
+//! Here one step is two matrix-vector products per drawing and one gate loop,
+//! over buffers the caller's [`FastState`] owns, so the hot loop allocates
+//! nothing:
 //!
 //! ```text
 //! G = β + x·W_x + h·W_hh                   [B, 4H]   (β = b + z·W_z, once per drawing)
@@ -19,8 +20,13 @@
 //! row loop (one load, one multiply and one add per four multiply-adds, no
 //! accumulator traffic). `x·W_x + h·W_hh` is one product over `[x, h]`. In
 //! wasm the panel loop is written with `simd128` intrinsics; natively it is
-//! plain code that the compiler vectorises. The candle model stays the reference: `tests/model.rs`
-//! checks every mixture parameter of this path against it (≤ 1e-4).
+//! plain code that the compiler vectorises. A batch of `B` drawings
+//! (alternative endings) runs the products row by row: one row is already
+//! compute-bound, so batching would save only weight loads.
+//!
+//! The candle model stays the reference: `tests/fast_decoder.rs` (native) and
+//! `tests/wasm/api.test.mjs` (the wasm build) check every mixture parameter of
+//! this path against it (≤ 1e-4).
 //!
 //! Only the plain LSTM cell (every Magenta model, and our default) has a fast
 //! path; [`FastDecoder::from_model`] returns `None` for the other cells.

@@ -3,6 +3,8 @@
 //! * [`cell`]: LSTM, layer-norm LSTM and HyperLSTM cells (TensorFlow gate order).
 //! * [`encoder`]: the bidirectional LSTM encoder to `(μ, σ̂)`.
 //! * [`decoder`]: the decoder and its explicit [`decoder::DecoderState`].
+//! * [`fast`]: the decoder step for drawing, without candle (plain LSTM).
+//! * [`sequence`]: a whole LSTM sequence as one op with its BPTT (training).
 //! * [`mixture`]: the mixture-density head.
 //! * [`loss`]: `L_s`, `L_p` and `L_KL`.
 //!
@@ -187,7 +189,7 @@ impl SketchRnn {
     /// One decoder step for a batch of drawings at once: `state` holds `B` rows
     /// and `inputs` one stroke-5 row each (normalised units). Returns the next
     /// state and each row's raw mixture outputs (`6M+3`). One matmul per layer
-    /// serves all rows, so `B` drawings cost little more than one.
+    /// serves all rows.
     pub fn step_batch(
         &self,
         state: &DecoderState,
