@@ -21,8 +21,9 @@
 //! accumulator traffic). `x·W_x + h·W_hh` is one product over `[x, h]`. In
 //! wasm the panel loop is written with `simd128` intrinsics; natively it is
 //! plain code that the compiler vectorises. A batch of `B` drawings
-//! (alternative endings) runs the products row by row: one row is already
-//! compute-bound, so batching would save only weight loads.
+//! (alternative endings) runs the products two rows at a time, each weight
+//! load serving both; one row is already compute-bound, so batching saves
+//! only those loads.
 //!
 //! The candle model stays the reference: `tests/fast_decoder.rs` (native) and
 //! `tests/wasm/api.test.mjs` (the wasm build) check every mixture parameter of
@@ -243,24 +244,35 @@ impl FastDecoder {
                 found: vec![inputs.len(), STROKE_WIDTH],
             });
         }
-        let out = self.out_b.len();
-        let rows = state
+        let (out, w) = (self.out_b.len(), STROKE_WIDTH + h);
+        // Two drawings at a time: each weight loaded once serves both.
+        let pairs = state
             .xh
-            .chunks_exact_mut(STROKE_WIDTH + h)
-            .zip(state.c.chunks_exact_mut(h))
-            .zip(state.gates.chunks_exact_mut(g))
-            .zip(state.beta.chunks_exact(g))
-            .zip(state.raw.chunks_exact_mut(out))
-            .zip(inputs);
-        for (((((xh, c), gates), beta), raw), input) in rows {
-            xh[..STROKE_WIDTH].copy_from_slice(input);
+            .chunks_mut(2 * w)
+            .zip(state.c.chunks_mut(2 * h))
+            .zip(state.gates.chunks_mut(2 * g))
+            .zip(state.beta.chunks(2 * g))
+            .zip(state.raw.chunks_mut(2 * out))
+            .zip(inputs.chunks(2));
+        for (((((xh, c), gates), beta), raw), input) in pairs {
+            for (row, input) in xh.chunks_exact_mut(w).zip(input) {
+                row[..STROKE_WIDTH].copy_from_slice(input);
+            }
             // G = β + [x, h]·[W_x; W_hh]
             gates.copy_from_slice(beta);
-            self.w_xh.multiply_add(xh, gates);
-            lstm_pointwise(gates, c, &mut xh[STROKE_WIDTH..]);
+            self.w_xh.multiply_add_rows(xh, 0, w, gates);
+            for ((gates, c), xh) in gates
+                .chunks_exact(g)
+                .zip(c.chunks_exact_mut(h))
+                .zip(xh.chunks_exact_mut(w))
+            {
+                lstm_pointwise(gates, c, &mut xh[STROKE_WIDTH..]);
+            }
             // y = h'·W_y + b_y
-            raw.copy_from_slice(&self.out_b);
-            self.out_w.multiply_add(&xh[STROKE_WIDTH..], raw);
+            for row in raw.chunks_exact_mut(out) {
+                row.copy_from_slice(&self.out_b);
+            }
+            self.out_w.multiply_add_rows(xh, STROKE_WIDTH, w, raw);
         }
         Ok(())
     }
@@ -345,6 +357,40 @@ impl Panels {
         Panels { k, n, data }
     }
 
+    /// `y_r += x_r·W` for one or two rows: `x_r` is `xs[r·stride + offset ..][..K]`
+    /// and `y_r` is `ys[r·N ..][..N]`. Two rows share each weight load.
+    fn multiply_add_rows(&self, xs: &[f32], offset: usize, stride: usize, ys: &mut [f32]) {
+        let rows = ys.len() / self.n.max(1);
+        if rows == 2 {
+            let (y0, y1) = ys.split_at_mut(self.n);
+            let x0 = &xs[offset..offset + self.k];
+            let x1 = &xs[stride + offset..stride + offset + self.k];
+            self.multiply_add2(x0, x1, y0, y1);
+        } else {
+            self.multiply_add(&xs[offset..offset + self.k], ys);
+        }
+    }
+
+    /// [`Panels::multiply_add`] for two rows at once.
+    fn multiply_add2(&self, x0: &[f32], x1: &[f32], y0: &mut [f32], y1: &mut [f32]) {
+        if self.k == 0 {
+            return;
+        }
+        let panels = self.data.chunks_exact(self.k * PANEL_COLUMNS);
+        let ys = y0
+            .chunks_mut(PANEL_COLUMNS)
+            .zip(y1.chunks_mut(PANEL_COLUMNS));
+        for (panel, (y0, y1)) in panels.zip(ys) {
+            let (s0, s1) = panel_dot2(panel, x0, x1);
+            for (y, s) in y0.iter_mut().zip(s0) {
+                *y += s;
+            }
+            for (y, s) in y1.iter_mut().zip(s1) {
+                *y += s;
+            }
+        }
+    }
+
     /// `y += x·W` for one row `x` (length K) into `y` (length N).
     fn multiply_add(&self, x: &[f32], y: &mut [f32]) {
         debug_assert_eq!(x.len(), self.k);
@@ -410,4 +456,59 @@ fn panel_dot(panel: &[f32], x: &[f32]) -> [f32; PANEL_COLUMNS] {
         v128_store(q.add(3), s3);
     }
     sums
+}
+
+/// [`panel_dot`] for two rows `x0`, `x1` over the same panel.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+#[inline(always)]
+fn panel_dot2(
+    panel: &[f32],
+    x0: &[f32],
+    x1: &[f32],
+) -> ([f32; PANEL_COLUMNS], [f32; PANEL_COLUMNS]) {
+    let mut s0 = [0f32; PANEL_COLUMNS];
+    let mut s1 = [0f32; PANEL_COLUMNS];
+    for ((row, &a), &b) in panel.chunks_exact(PANEL_COLUMNS).zip(x0).zip(x1) {
+        for ((s0, s1), w) in s0.iter_mut().zip(s1.iter_mut()).zip(row) {
+            *s0 += a * w;
+            *s1 += b * w;
+        }
+    }
+    (s0, s1)
+}
+
+/// [`panel_dot`] for two rows with wasm `simd128`: eight vectors of sums, each
+/// weight vector loaded once for both rows.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[inline(always)]
+fn panel_dot2(
+    panel: &[f32],
+    x0: &[f32],
+    x1: &[f32],
+) -> ([f32; PANEL_COLUMNS], [f32; PANEL_COLUMNS]) {
+    use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_store};
+    let zero = f32x4_splat(0.0);
+    let mut a = [zero; 4];
+    let mut b = [zero; 4];
+    for ((row, &xa), &xb) in panel.chunks_exact(PANEL_COLUMNS).zip(x0).zip(x1) {
+        let (va, vb) = (f32x4_splat(xa), f32x4_splat(xb));
+        let p = row.as_ptr() as *const v128;
+        for q in 0..4 {
+            // SAFETY: `row` has exactly 16 floats (chunks_exact), four 128-bit
+            // vectors, and q < 4; wasm loads need no alignment.
+            let w = unsafe { v128_load(p.add(q)) };
+            a[q] = f32x4_add(a[q], f32x4_mul(va, w));
+            b[q] = f32x4_add(b[q], f32x4_mul(vb, w));
+        }
+    }
+    let mut s0 = [0f32; PANEL_COLUMNS];
+    let mut s1 = [0f32; PANEL_COLUMNS];
+    for q in 0..4 {
+        // SAFETY: s0 and s1 hold 16 floats, four vectors, and q < 4.
+        unsafe {
+            v128_store((s0.as_mut_ptr() as *mut v128).add(q), a[q]);
+            v128_store((s1.as_mut_ptr() as *mut v128).add(q), b[q]);
+        }
+    }
+    (s0, s1)
 }
