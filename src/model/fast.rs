@@ -44,6 +44,8 @@ use crate::stroke::Stroke5;
 
 /// Columns per panel: four 128-bit vectors of sums, held in registers.
 const PANEL_COLUMNS: usize = 16;
+/// One panel's column sums.
+type Sums = [f32; PANEL_COLUMNS];
 
 /// The decoder's weights, copied out of the candle model in the layouts the
 /// kernels read. Immutable; drawing state lives in [`FastState`].
@@ -415,7 +417,7 @@ impl Panels {
 /// The 16 column sums `Σ_k x[k]·panel[k, j]` of one panel (`[K, 16]`).
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn panel_dot(panel: &[f32], x: &[f32]) -> [f32; PANEL_COLUMNS] {
+fn panel_dot(panel: &[f32], x: &[f32]) -> Sums {
     let mut sums = [0f32; PANEL_COLUMNS];
     for (row, &xk) in panel.chunks_exact(PANEL_COLUMNS).zip(x) {
         for (s, w) in sums.iter_mut().zip(row) {
@@ -430,7 +432,7 @@ fn panel_dot(panel: &[f32], x: &[f32]) -> [f32; PANEL_COLUMNS] {
 /// operations in the same order as the portable version).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn panel_dot(panel: &[f32], x: &[f32]) -> [f32; PANEL_COLUMNS] {
+fn panel_dot(panel: &[f32], x: &[f32]) -> Sums {
     use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_store};
     let zero = f32x4_splat(0.0);
     let (mut s0, mut s1, mut s2, mut s3) = (zero, zero, zero, zero);
@@ -461,11 +463,7 @@ fn panel_dot(panel: &[f32], x: &[f32]) -> [f32; PANEL_COLUMNS] {
 /// [`panel_dot`] for two rows `x0`, `x1` over the same panel.
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 #[inline(always)]
-fn panel_dot2(
-    panel: &[f32],
-    x0: &[f32],
-    x1: &[f32],
-) -> ([f32; PANEL_COLUMNS], [f32; PANEL_COLUMNS]) {
+fn panel_dot2(panel: &[f32], x0: &[f32], x1: &[f32]) -> (Sums, Sums) {
     let mut s0 = [0f32; PANEL_COLUMNS];
     let mut s1 = [0f32; PANEL_COLUMNS];
     for ((row, &a), &b) in panel.chunks_exact(PANEL_COLUMNS).zip(x0).zip(x1) {
@@ -481,11 +479,7 @@ fn panel_dot2(
 /// weight vector loaded once for both rows.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[inline(always)]
-fn panel_dot2(
-    panel: &[f32],
-    x0: &[f32],
-    x1: &[f32],
-) -> ([f32; PANEL_COLUMNS], [f32; PANEL_COLUMNS]) {
+fn panel_dot2(panel: &[f32], x0: &[f32], x1: &[f32]) -> (Sums, Sums) {
     use core::arch::wasm32::{f32x4_add, f32x4_mul, f32x4_splat, v128, v128_load, v128_store};
     let zero = f32x4_splat(0.0);
     let mut a = [zero; 4];
