@@ -1,9 +1,12 @@
 //! Quantised model files (`convert --quantize`): f16 halves and int8 quarters the
 //! shipped model, both load back to f32 models whose predictions stay close to
-//! the original's (bounds from the measured parity with headroom, latent 0.5:
-//! f16 parameters within 1e-2 and log density within 1e-2 nats, measured 1.6e-3
-//! and 9e-4; int8 parameters within 0.5 and log density within 1 nat, measured
-//! 0.075 and 0.30 on the fixed parity input),
+//! the original's (bounds from the measured parity with headroom, latent 0.5,
+//! on the fixed parity input: f16 parameters within 1e-2 and log density within
+//! 0.1 nats; int8 parameters within 0.5 and log density within 1 nat. Measured
+//! on the step-11,300 model (`cargo test --release --test quantize -- --nocapture`):
+//! f16 7.2e-4 and 1.9e-2, int8 0.17 and 0.18. A better-trained,
+//! sharper model is more sensitive: the step-4,800 model gave f16 1.6e-3 and
+//! 9e-4 nats, Magenta's sheep 1.8e-3 and 4.3e-2),
 //! and a malformed int8 file is an error, not a panic.
 
 use candle_core::Device;
@@ -26,7 +29,7 @@ fn f16_and_int8_files_are_smaller_and_predict_alike() {
     let original = file.build(&Device::Cpu).unwrap();
     let z = vec![0.5f32; original.hparams.z_size];
     for (q, max_size, max_param, max_log_density) in [
-        (Quantization::F16, bytes.len() / 2 + 8_192, 1e-2, 1e-2),
+        (Quantization::F16, bytes.len() / 2 + 8_192, 1e-2, 0.1),
         (Quantization::Int8, bytes.len() / 4 + 32_768, 0.5, 1.0),
     ] {
         let (out, max_weight_change) = native::write_quantized(&file, q).unwrap();
@@ -36,6 +39,7 @@ fn f16_and_int8_files_are_smaller_and_predict_alike() {
         assert_eq!(back.info, file.info);
         let model = back.build(&Device::Cpu).unwrap();
         let p = mixture_parity(&original, &model, Some(&z), &parity_input(100)).unwrap();
+        eprintln!("{q:?}: {p:?}");
         assert!(p.max_param < max_param, "{q:?}: {p:?}");
         assert!(p.max_log_density < max_log_density, "{q:?}: {p:?}");
         assert!(p.max_param > 0.0, "{q:?}: the parity check sees the change");
