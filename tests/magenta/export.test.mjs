@@ -51,6 +51,9 @@ test('a trained decoder-only model exports to Magenta JSON that @magenta/sketch 
     const trace = (m) => JSON.parse(execFileSync(bin, ['trace', '--model', m, '--input', input])).steps;
 
     const tf = require('@tensorflow/tfjs-core');
+    // npm hoists tfjs-core 4.22 (the benchmark's tfjs4 alias) where @magenta/sketch's
+    // es5 files find it: register its cpu kernels and chained ops.
+    require('tfjs4'); // the tfjs 4.22 union package: cpu kernels and chained ops
     const { SketchRNN } = require('@magenta/sketch');
     await tf.setBackend('cpu');
     const [info, shapes, weights] = JSON.parse(readFileSync(exported, 'utf8'));
