@@ -280,17 +280,11 @@ fn alternatives_share_the_prefix_and_differ() {
     assert_same_drawing(&alts[0], &one, "alternative 0");
 }
 
-/// Two drawings with the same rows, offsets within 1e-4 (batched and one-row
-/// matmuls round differently) and identical pen states.
+/// Batched and one-row matmuls round differently: offsets agree within this.
+const SAME_DRAWING_TOLERANCE: f32 = 1e-4;
+
 fn assert_same_drawing(a: &[[f32; 5]], b: &[[f32; 5]], what: &str) {
-    assert_eq!(a.len(), b.len(), "{what}: lengths");
-    for (t, (x, y)) in a.iter().zip(b).enumerate() {
-        assert_eq!(x[2..], y[2..], "{what}: pen at row {t}");
-        assert!(
-            (x[0] - y[0]).abs() < 1e-4 && (x[1] - y[1]).abs() < 1e-4,
-            "{what}: row {t}: {x:?} vs {y:?}"
-        );
-    }
+    common::assert_same_drawing(a, b, SAME_DRAWING_TOLERANCE, what);
 }
 
 /// The batched alternatives (one decoder batch for all endings) draw what the

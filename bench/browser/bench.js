@@ -11,6 +11,8 @@
 //   tfjs4-wasm  @magenta/sketch's model code (es5) on tfjs 4.22 wasm backend, SIMD, 1 thread
 //   tfjs1-cpu   @magenta/sketch 0.2's own bundle (its tfjs 1.x, cpu backend)
 
+import { fixedInput } from './input.js';
+
 /** Teacher-forced steps (issue 5: the same fixed 250-step input for everyone). */
 export const STEPS = 250;
 /** Full sketches per run, their temperature and longest length (points). */
@@ -26,22 +28,6 @@ const lib = params.get('lib') ?? 'ours';
 const modelUrl = params.get('model');
 const status = document.getElementById('status');
 const out = document.getElementById('out');
-
-/**
- * The fixed input in normalised units: stroke-5 rows (start token excluded) of
- * loops a few tenths of a unit long, pen lifted every 31 rows. The same
- * formula as `weights::parity_input` in the Rust crate.
- */
-export function fixedInput(n) {
-  const rows = [];
-  for (let t = 1; t <= n; t++) {
-    const a = t * 0.23 + Math.sin(t * 0.05) * 2.0;
-    const r = 0.25 + 0.1 * Math.abs(Math.sin(t * 0.7));
-    const up = t % 31 === 0 ? 1 : 0;
-    rows.push([r * Math.cos(a), r * Math.sin(a), 1 - up, up, 0]);
-  }
-  return rows;
-}
 
 function now() {
   return performance.now();

@@ -32,13 +32,12 @@
 //! Only the plain LSTM cell (every Magenta model, and our default) has a fast
 //! path; [`FastDecoder::from_model`] returns `None` for the other cells.
 
-use candle_core::Tensor;
-
 use crate::error::{Error, Result};
 use crate::model::SketchRnn;
 use crate::model::activation::{sigmoid, tanh};
 use crate::model::cell::{Cell, FORGET_BIAS, GATES};
 use crate::model::encoder::STROKE_WIDTH;
+use crate::model::fused::host;
 use crate::model::mixture::output_size;
 use crate::stroke::Stroke5;
 
@@ -91,12 +90,6 @@ pub struct FastState {
     raw: Vec<f32>,
 }
 
-fn host(t: &Tensor, what: &str) -> Result<Vec<f32>> {
-    t.flatten_all()?
-        .to_vec1::<f32>()
-        .map_err(|e| Error::invalid_argument(what, e.to_string()))
-}
-
 impl FastDecoder {
     /// The fast path of `model`'s decoder, or `None` when its cell is not a
     /// plain LSTM (layer-norm and hyper cells run on the candle model).
@@ -107,8 +100,8 @@ impl FastDecoder {
         };
         let h = w.units;
         let g = GATES * h;
-        let w_xh = host(&w.w_xh, "decoder.cell.w_xh")?; // [5 + Nz, 4H]
-        let w_hh = host(&w.w_hh, "decoder.cell.w_hh")?; // [H, 4H]
+        let w_xh = host(&w.w_xh)?; // [5 + Nz, 4H]
+        let w_hh = host(&w.w_hh)?; // [H, 4H]
         let z_size = dec.z_size;
         if w_xh.len() != (STROKE_WIDTH + z_size) * g || w_hh.len() != h * g {
             return Err(Error::Shape {
@@ -118,7 +111,7 @@ impl FastDecoder {
             });
         }
         let mut bias = match &w.bias {
-            Some(b) => host(b, "decoder.cell.bias")?,
+            Some(b) => host(b)?,
             None => vec![0.0; g],
         };
         for v in &mut bias[2 * h..3 * h] {
@@ -126,18 +119,18 @@ impl FastDecoder {
         }
         let (init_w, init_b) = match &dec.init {
             Some(init) => (
-                Panels::new(&host(&init.weight, "decoder.init.weight")?, z_size, 2 * h),
+                Panels::new(&host(&init.weight)?, z_size, 2 * h),
                 match &init.bias {
-                    Some(b) => host(b, "decoder.init.bias")?,
+                    Some(b) => host(b)?,
                     None => vec![0.0; 2 * h],
                 },
             ),
             None => (Panels::new(&[], 0, 2 * h), Vec::new()),
         };
         let out = output_size(dec.num_mixtures);
-        let out_w = host(&dec.output.weight, "decoder.output.weight")?;
+        let out_w = host(&dec.output.weight)?;
         let out_b = match &dec.output.bias {
-            Some(b) => host(b, "decoder.output.bias")?,
+            Some(b) => host(b)?,
             None => vec![0.0; out],
         };
         if out_w.len() != h * out || out_b.len() != out {
@@ -293,8 +286,8 @@ impl FastState {
         &self.raw[row * n..(row + 1) * n]
     }
 
-    /// This one-row state repeated `n` times (alternative endings of one prefix).
-    /// Panics only if `self` is not one row, which [`FastDecoder`] never makes.
+    /// The first drawing of this state repeated `n` times (alternative endings
+    /// of one prefix).
     pub fn repeat(&self, n: usize) -> FastState {
         let rep = |v: &Vec<f32>| -> Vec<f32> {
             let one = v.len() / self.rows.max(1);

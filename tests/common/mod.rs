@@ -66,3 +66,17 @@ pub fn random_model(
     }
     (vm, m)
 }
+
+/// Two drawings with the same rows, offsets within `tolerance` (normalised
+/// units; different summation orders round differently) and identical pen states.
+#[allow(dead_code)]
+pub fn assert_same_drawing(a: &[[f32; 5]], b: &[[f32; 5]], tolerance: f32, what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: lengths");
+    for (t, (x, y)) in a.iter().zip(b).enumerate() {
+        assert_eq!(x[2..], y[2..], "{what}: pen at row {t}");
+        assert!(
+            (x[0] - y[0]).abs() < tolerance && (x[1] - y[1]).abs() < tolerance,
+            "{what}: row {t}: {x:?} vs {y:?}"
+        );
+    }
+}

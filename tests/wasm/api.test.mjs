@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 
 import { initSync, Model } from '../../pkg/sketch_rnn.js';
+import { fixedInput } from '../../bench/browser/input.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 initSync({ module: readFileSync(join(root, 'pkg', 'sketch_rnn_bg.wasm')) });
@@ -55,15 +56,9 @@ test('alternatives, interpolation, analogy and score', () => {
   assert.ok(Number.isFinite(s.mean));
 });
 
-/** 250 rows of loops in model pixels, the shape of the benchmark's fixed input. */
+/** The benchmark's fixed 250-row input, as stroke-3 rows in model pixels. */
 function loops(scale) {
-  const rows = [];
-  for (let t = 1; t <= 250; t++) {
-    const a = t * 0.23 + Math.sin(t * 0.05) * 2.0;
-    const r = 0.25 + 0.1 * Math.abs(Math.sin(t * 0.7));
-    rows.push([r * Math.cos(a) * scale, r * Math.sin(a) * scale, t % 31 === 0 ? 1 : 0]);
-  }
-  return rows;
+  return fixedInput(250).map(([dx, dy, , up]) => [dx * scale, dy * scale, up]);
 }
 
 // The wasm build's fast decoder (its simd128 kernels) against candle's
