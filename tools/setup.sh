@@ -26,7 +26,8 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq chromium >/dev/null
 fi
 
-# 4. npm packages (the Magenta reference library for golden traces, playwright-core).
+# 4. npm packages: the Magenta reference library and tfjs 4.22 (golden traces, the
+#    benchmark peers), playwright-core, and binaryen (wasm-opt for tools/build-wasm.sh).
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   npm ci --no-audit --no-fund
 fi
