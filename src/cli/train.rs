@@ -190,6 +190,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// On `--resume`, rewrites the metrics log (atomically) without what the
+/// stopped run logged after its checkpoint at `step`: those steps run again, so
+/// keeping them would log them twice. A line cut off by the kill goes too. The
+/// log then reads as one uninterrupted run's.
+fn drop_lines_after(metrics: &Path, step: u64) -> Result<()> {
+    let text = match std::fs::read_to_string(metrics) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", metrics.display())),
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["step"].as_u64())
+                .is_some_and(|s| s <= step)
+        })
+        .flat_map(|l| [l, "\n"])
+        .collect();
+    if kept.len() != text.len() {
+        write_atomic(metrics, kept.as_bytes())?;
+    }
+    Ok(())
+}
+
 fn sample_grid(tr: &Trainer, path: &Path) -> Result<()> {
     let drawings = sample::sample_prior(
         &tr.model,
@@ -217,6 +243,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         let tr = checkpoint::load(&bytes, &train_d, &device)
             .map_err(|e| e.in_file(ckpt.display().to_string()))?;
         eprintln!("resuming at step {} from {}", tr.step, ckpt.display());
+        drop_lines_after(&a.out.join("metrics.jsonl"), tr.step)?;
         tr
     } else {
         if ckpt.exists() {
