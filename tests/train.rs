@@ -292,6 +292,29 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
         let (a, b) = (e[k].as_f64().unwrap(), best[k].as_f64().unwrap());
         assert!((a - b).abs() < 1e-5, "{k}: eval {a}, trainer {b}");
     }
+
+    // --own-scale normalises the split by its own scale factor, not the model's
+    let out = bin()
+        .arg("eval")
+        .arg("--model")
+        .arg(killed.join("model.safetensors"))
+        .arg("--data")
+        .arg(&data)
+        .args(["--split", "valid", "--own-scale"])
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let own: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let valid = read_npz(&std::fs::read(&data).unwrap()).unwrap().valid;
+    let expected = sketch_rnn::dataset::scale_factor(&valid).unwrap() as f64;
+    let found = own["scale_factor"].as_f64().unwrap();
+    assert!(
+        (found - expected).abs() < 1e-4 * expected,
+        "own scale {found}, expected {expected}"
+    );
+    if (found - e["scale_factor"].as_f64().unwrap()).abs() > 1e-3 {
+        assert_ne!(own["ls"], e["ls"], "another scale factor, the same L_s");
+    }
 }
 
 fn train_losses_len(out: &Path) -> usize {

@@ -110,6 +110,11 @@ pub struct EvalArgs {
     split: String,
     #[arg(long, default_value_t = 100)]
     batch_size: usize,
+    /// Normalise the split by its own scale factor (the standard deviation of its
+    /// offsets) instead of the model's training one. Magenta and `train` use the
+    /// training set's; some implementations normalise every set they load by its own.
+    #[arg(long)]
+    own_scale: bool,
 }
 
 /// Sets the number of threads candle (through rayon) uses. Must run before any tensor work.
@@ -364,15 +369,13 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         "test" => test,
         other => bail!("--split must be train, valid or test, found '{other}'"),
     };
-    let ds = sketch_rnn::dataset::Dataset::new(
-        &drawings,
-        model_file.info.max_seq_len,
-        Some(model_file.info.scale_factor),
-    )?;
+    let scale = (!a.own_scale).then_some(model_file.info.scale_factor);
+    let ds = sketch_rnn::dataset::Dataset::new(&drawings, model_file.info.max_seq_len, scale)?;
     let l = evaluate(&model, &ds, a.batch_size)?;
     println!(
         "{}",
         json!({"model": a.model.display().to_string(), "split": a.split, "drawings": ds.len(),
+               "scale_factor": ds.scale_factor(),
                "lr_total": l.reconstruction(), "ls": l.ls, "lp": l.lp, "kl": l.kl})
     );
     Ok(())
