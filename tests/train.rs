@@ -277,34 +277,15 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .rfind(|v| v["split"] == "valid" && v["best"] == true)
         .unwrap();
-    let out = bin()
-        .arg("eval")
-        .arg("--model")
-        .arg(killed.join("model.safetensors"))
-        .arg("--data")
-        .arg(&data)
-        .args(["--split", "valid", "--batch-size", "7"])
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-    let e: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let model = killed.join("model.safetensors");
+    let e = eval_valid(&model, &data, &["--batch-size", "7"]);
     for k in ["ls", "lp", "kl", "lr_total"] {
         let (a, b) = (e[k].as_f64().unwrap(), best[k].as_f64().unwrap());
         assert!((a - b).abs() < 1e-5, "{k}: eval {a}, trainer {b}");
     }
 
     // --own-scale normalises the split by its own scale factor, not the model's
-    let out = bin()
-        .arg("eval")
-        .arg("--model")
-        .arg(killed.join("model.safetensors"))
-        .arg("--data")
-        .arg(&data)
-        .args(["--split", "valid", "--own-scale"])
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-    let own: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let own = eval_valid(&model, &data, &["--own-scale"]);
     let valid = read_npz(&std::fs::read(&data).unwrap()).unwrap().valid;
     let expected = sketch_rnn::dataset::scale_factor(&valid).unwrap() as f64;
     let found = own["scale_factor"].as_f64().unwrap();
@@ -315,6 +296,22 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
     if (found - e["scale_factor"].as_f64().unwrap()).abs() > 1e-3 {
         assert_ne!(own["ls"], e["ls"], "another scale factor, the same L_s");
     }
+}
+
+/// `sketch-rnn eval --split valid` of `model` on `data` with `extra` flags: its JSON line.
+fn eval_valid(model: &Path, data: &Path, extra: &[&str]) -> serde_json::Value {
+    let out = bin()
+        .arg("eval")
+        .arg("--model")
+        .arg(model)
+        .arg("--data")
+        .arg(data)
+        .args(["--split", "valid"])
+        .args(extra)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
 }
 
 fn train_losses_len(out: &Path) -> usize {
