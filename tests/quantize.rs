@@ -2,11 +2,14 @@
 //! shipped model, both load back to f32 models whose predictions stay close to
 //! the original's (bounds from the measured parity with headroom, latent 0.5,
 //! on the fixed parity input: f16 parameters within 1e-2 and log density within
-//! 0.1 nats; int8 parameters within 0.5 and log density within 1 nat. Measured
-//! on the step-11,300 model (`cargo test --release --test quantize -- --nocapture`):
-//! f16 7.2e-4 and 1.9e-2, int8 0.17 and 0.18. A better-trained,
-//! sharper model is more sensitive: the step-4,800 model gave f16 1.6e-3 and
-//! 9e-4 nats, Magenta's sheep 1.8e-3 and 4.3e-2),
+//! 0.1 nats; int8 parameters within 0.5 and log density within 8 nats. Measured
+//! with `cargo test --release --test quantize -- --nocapture`: the step-11,300
+//! model gave f16 7.2e-4 and 1.9e-2, int8 0.17 and 0.18; the step-25,500 model
+//! (shipped) f16 1.4e-3 and 9.4e-3, int8 0.28 and 4.9. A better-trained, sharper
+//! model is more sensitive: where a mixture component is narrow, int8's error in
+//! its mean and log σ moves the log density of the next point by nats (Magenta's
+//! sheep: int8 2.3 nats). The parameter bound is the check that catches a
+//! quantisation bug; the log-density bound only catches gross ones),
 //! and a malformed int8 file is an error, not a panic.
 
 use candle_core::Device;
@@ -30,7 +33,7 @@ fn f16_and_int8_files_are_smaller_and_predict_alike() {
     let z = vec![0.5f32; original.hparams.z_size];
     for (q, max_size, max_param, max_log_density) in [
         (Quantization::F16, bytes.len() / 2 + 8_192, 1e-2, 0.1),
-        (Quantization::Int8, bytes.len() / 4 + 32_768, 0.5, 1.0),
+        (Quantization::Int8, bytes.len() / 4 + 32_768, 0.5, 8.0),
     ] {
         let (out, max_weight_change) = native::write_quantized(&file, q).unwrap();
         assert!(out.len() <= max_size, "{q:?}: {} bytes", out.len());
