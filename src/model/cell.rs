@@ -209,7 +209,8 @@ impl LstmWeights {
     /// (the forget bias is added in the cell). This is not Magenta's `rnn.py`
     /// (Glorot-uniform `W_xh`, block-orthogonal `W_hh`): in the 777-step small
     /// preset run of issue #3 (seed 1), Magenta's initialisation reached
-    /// validation L_R 0.660 and this one 0.623 (README, *Training*).
+    /// validation L_R 0.660 and this one 0.623, and PyTorch's default (every weight
+    /// and bias U(±1/√H)) 0.659 (README, *Training*).
     fn new(vb: &VarBuilder, input: usize, units: usize, bias: bool) -> Result<LstmWeights> {
         let w_xh = vb.get_with_hints(
             (input, GATES * units),
