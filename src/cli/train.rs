@@ -15,14 +15,14 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use candle_core::Device;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
 use sketch_rnn::dataset::{Drawing, read_npz};
 use sketch_rnn::render;
 use sketch_rnn::sample;
-use sketch_rnn::train::{TrainConfig, Trainer, checkpoint, evaluate};
+use sketch_rnn::train::{EvalLatent, TrainConfig, Trainer, checkpoint, evaluate_with_latent};
 use sketch_rnn::weights::native;
 
 #[derive(Args)]
@@ -115,6 +115,17 @@ pub struct EvalArgs {
     /// training set's; some implementations normalise every set they load by its own.
     #[arg(long)]
     own_scale: bool,
+    /// Decode each drawing from its own latent (`posterior`, the paper's L_R) or
+    /// from a draw of the prior N(0, I) (`prior`). How much L_R rises under
+    /// `prior` shows how much the decoder uses the encoder's latent.
+    #[arg(long, value_enum, default_value_t = LatentArg::Posterior)]
+    latent: LatentArg,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LatentArg {
+    Posterior,
+    Prior,
 }
 
 /// Sets the number of threads candle (through rayon) uses. Must run before any tensor work.
@@ -371,11 +382,20 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     };
     let scale = (!a.own_scale).then_some(model_file.info.scale_factor);
     let ds = sketch_rnn::dataset::Dataset::new(&drawings, model_file.info.max_seq_len, scale)?;
-    let l = evaluate(&model, &ds, a.batch_size)?;
+    let latent = match a.latent {
+        LatentArg::Posterior => EvalLatent::Posterior,
+        LatentArg::Prior if !model.hparams.conditional() => bail!(
+            "{}: --latent prior needs a conditional (VAE) model; this one has no latent",
+            a.model.display()
+        ),
+        LatentArg::Prior => EvalLatent::Prior,
+    };
+    let l = evaluate_with_latent(&model, &ds, a.batch_size, latent)?;
     println!(
         "{}",
         json!({"model": a.model.display().to_string(), "split": a.split, "drawings": ds.len(),
                "scale_factor": ds.scale_factor(),
+               "latent": if latent == EvalLatent::Prior { "prior" } else { "posterior" },
                "lr_total": l.reconstruction(), "ls": l.ls, "lp": l.lp, "kl": l.kl})
     );
     Ok(())

@@ -104,6 +104,17 @@ pub struct SketchRnn {
     pub device: Device,
 }
 
+/// Where a teacher-forced pass ([`SketchRnn::forward_with_latent`]) takes the
+/// decoder's latent from.
+#[derive(Debug, Clone, Copy)]
+pub enum LatentInput<'a> {
+    /// The drawing's own posterior: `z = μ + σ ε` with `ε: [B, Nz]`, or `z = μ` for `None`.
+    Posterior(Option<&'a Tensor>),
+    /// A latent given by the caller, `[B, Nz]` (e.g. drawn from the prior N(0, I)),
+    /// whatever the drawings are.
+    Given(&'a Tensor),
+}
+
 /// Outputs of a teacher-forced pass over a batch.
 #[derive(Debug, Clone)]
 pub struct ForwardOutput {
@@ -214,6 +225,18 @@ impl SketchRnn {
         strokes: &[f32],
         lengths: &[usize],
         eps: Option<&Tensor>,
+        dropout: Option<&mut cell::Dropout>,
+    ) -> Result<ForwardOutput> {
+        self.forward_with_latent(strokes, lengths, LatentInput::Posterior(eps), dropout)
+    }
+
+    /// [`SketchRnn::forward`] with the decoder's latent chosen by `latent`. The
+    /// encoder always runs, so μ and σ̂ (and L_KL) are those of the drawings.
+    pub fn forward_with_latent(
+        &self,
+        strokes: &[f32],
+        lengths: &[usize],
+        latent: LatentInput,
         mut dropout: Option<&mut cell::Dropout>,
     ) -> Result<ForwardOutput> {
         let batch = lengths.len();
@@ -237,9 +260,19 @@ impl SketchRnn {
                 }
                 let (mu, presig) =
                     enc.forward(&rows, steps, lengths, dropout.as_deref_mut(), &self.device)?;
-                let z = match eps {
-                    Some(e) => (&mu + (&presig * 0.5)?.exp()?.mul(e)?)?,
-                    None => mu.clone(),
+                let z = match latent {
+                    LatentInput::Posterior(Some(e)) => (&mu + (&presig * 0.5)?.exp()?.mul(e)?)?,
+                    LatentInput::Posterior(None) => mu.clone(),
+                    LatentInput::Given(z) => {
+                        if z.dims() != mu.dims() {
+                            return Err(Error::Shape {
+                                what: "given latent".into(),
+                                expected: mu.dims().to_vec(),
+                                found: z.dims().to_vec(),
+                            });
+                        }
+                        z.clone()
+                    }
                 };
                 (Some(z), Some(mu), Some(presig))
             }

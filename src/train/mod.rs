@@ -23,7 +23,7 @@ use crate::dataset::{Augmentation, Dataset};
 use crate::error::{Error, Result};
 use crate::model::cell::{CellKind, Dropout};
 use crate::model::loss::{kl_loss, reconstruction_loss};
-use crate::model::{HParams, NUM_MIXTURES, SketchRnn};
+use crate::model::{HParams, LatentInput, NUM_MIXTURES, SketchRnn};
 use crate::rng::SketchRng;
 use crate::weights::{ModelFile, ModelInfo};
 use adam::Adam;
@@ -195,10 +195,10 @@ fn batch_losses(
     model: &SketchRnn,
     strokes: &[f32],
     lengths: &[usize],
-    eps: Option<&Tensor>,
+    latent: LatentInput,
     dropout: Option<&mut Dropout>,
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
-    let out = model.forward(strokes, lengths, eps, dropout)?;
+    let out = model.forward_with_latent(strokes, lengths, latent, dropout)?;
     let target = model.targets(strokes, lengths.len())?;
     let (ls, lp) = reconstruction_loss(&out.logits, &target, model.hparams.num_mixtures)?;
     let kl = match (&out.mu, &out.presig) {
@@ -212,10 +212,32 @@ fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_scalar::<f32>()? as f64)
 }
 
+/// Which latent [`evaluate_with_latent`] decodes each drawing from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalLatent {
+    /// The drawing's own `z = μ + σ ε`: the paper's L_R (what training optimises).
+    Posterior,
+    /// `z = ε ~ N(0, I)`, a draw from the prior that knows nothing of the drawing.
+    /// L_R(prior) − L_R(posterior) is how much the decoder uses what the encoder
+    /// read; near zero means the latent is ignored (posterior collapse).
+    Prior,
+}
+
 /// Evaluates a model on a data set without dropout or augmentation: per-timestep
 /// losses averaged over every drawing. The latent noise of drawing `i` comes
 /// from [`EVAL_NOISE_SEED`] + `i`, so results do not depend on `batch_size`.
 pub fn evaluate(model: &SketchRnn, data: &Dataset, batch_size: usize) -> Result<Losses> {
+    evaluate_with_latent(model, data, batch_size, EvalLatent::Posterior)
+}
+
+/// [`evaluate`], decoding from the latent `latent` says. L_KL is always the
+/// drawings' own.
+pub fn evaluate_with_latent(
+    model: &SketchRnn,
+    data: &Dataset,
+    batch_size: usize,
+    latent: EvalLatent,
+) -> Result<Losses> {
     let n = data.len();
     let (mut ls, mut lp, mut kl) = (0.0, 0.0, 0.0);
     let z = model.hparams.z_size;
@@ -233,7 +255,11 @@ pub fn evaluate(model: &SketchRnn, data: &Dataset, batch_size: usize) -> Result<
         } else {
             None
         };
-        let (bls, blp, bkl) = batch_losses(model, &b.strokes, &b.lengths, eps.as_ref(), None)?;
+        let latent = match (latent, eps.as_ref()) {
+            (EvalLatent::Prior, Some(e)) => LatentInput::Given(e),
+            (_, e) => LatentInput::Posterior(e),
+        };
+        let (bls, blp, bkl) = batch_losses(model, &b.strokes, &b.lengths, latent, None)?;
         let w = idx.len() as f64;
         ls += scalar(&bls)? * w;
         lp += scalar(&blp)? * w;
@@ -321,7 +347,7 @@ impl Trainer {
             &self.model,
             &batch.strokes,
             &batch.lengths,
-            eps.as_ref(),
+            LatentInput::Posterior(eps.as_ref()),
             dropout,
         )?;
         let lr = c.learning_rate_at(self.step);
