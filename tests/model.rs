@@ -491,3 +491,46 @@ fn lstm_sequence_op_matches_step_by_step_autograd() {
     }
     assert_eq!(checked, 6, "w_xh, w_hh, bias, z, c0, h0");
 }
+
+/// A latent given to the teacher-forced pass replaces the posterior's: with
+/// `z = μ + σ ε` given explicitly the logits are those of `forward(ε)`, another
+/// latent changes them, and a latent of the wrong shape is refused.
+#[test]
+fn forward_with_a_given_latent() {
+    use sketch_rnn::model::LatentInput;
+    let hp = hparams(CellKind::Lstm, 8);
+    let (_vm, model) = random_model(&hp, 5);
+    let ds = Dataset::new(&drawings(), 20, Some(10.0)).unwrap();
+    let b = ds.batch(&[0, 1], None).unwrap();
+    let eps = Tensor::randn(0f32, 1.0, (2, 8), &Device::Cpu).unwrap();
+    let own = model
+        .forward(&b.strokes, &b.lengths, Some(&eps), None)
+        .unwrap();
+    let (mu, presig) = (own.mu.as_ref().unwrap(), own.presig.as_ref().unwrap());
+    let z = (mu + (presig * 0.5).unwrap().exp().unwrap().mul(&eps).unwrap()).unwrap();
+    let given = model
+        .forward_with_latent(&b.strokes, &b.lengths, LatentInput::Given(&z), None)
+        .unwrap();
+    let diff = |a: &Tensor, b: &Tensor| {
+        (a - b)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap()
+    };
+    assert!(diff(&own.logits, &given.logits) < 1e-5);
+    let other = model
+        .forward_with_latent(&b.strokes, &b.lengths, LatentInput::Given(&eps), None)
+        .unwrap();
+    assert!(diff(&own.logits, &other.logits) > 1e-3);
+    // L_KL's inputs are the drawings' own whatever the decoder is given.
+    assert_eq!(diff(mu, other.mu.as_ref().unwrap()), 0.0);
+    let wrong = Tensor::zeros((2, 7), DType::F32, &Device::Cpu).unwrap();
+    let e = model
+        .forward_with_latent(&b.strokes, &b.lengths, LatentInput::Given(&wrong), None)
+        .unwrap_err();
+    assert!(e.to_string().contains("given latent"), "{e}");
+}

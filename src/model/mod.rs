@@ -111,7 +111,7 @@ pub enum LatentInput<'a> {
     /// The drawing's own posterior: `z = μ + σ ε` with `ε: [B, Nz]`, or `z = μ` for `None`.
     Posterior(Option<&'a Tensor>),
     /// A latent given by the caller, `[B, Nz]` (e.g. drawn from the prior N(0, I)),
-    /// whatever the drawings are.
+    /// whatever the drawings are. Unconditional models have no latent and ignore it.
     Given(&'a Tensor),
 }
 
