@@ -339,16 +339,21 @@ fn old_magenta_vae_versions_apply_tanh_to_z() {
     );
 }
 
-/// Asserts `max |a − b| < tolerance`.
-fn assert_close(a: &Tensor, b: &Tensor, tolerance: f32, what: &str) {
-    let d = (a - b)
+/// `max |a − b|`.
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b)
         .unwrap()
         .abs()
         .unwrap()
         .max_all()
         .unwrap()
         .to_scalar::<f32>()
-        .unwrap();
+        .unwrap()
+}
+
+/// Asserts `max |a − b| < tolerance`.
+fn assert_close(a: &Tensor, b: &Tensor, tolerance: f32, what: &str) {
+    let d = max_abs_diff(a, b);
     assert!(d < tolerance, "{what}: max |diff| {d}");
 }
 
@@ -511,16 +516,7 @@ fn forward_with_a_given_latent() {
     let given = model
         .forward_with_latent(&b.strokes, &b.lengths, LatentInput::Given(&z), None)
         .unwrap();
-    let diff = |a: &Tensor, b: &Tensor| {
-        (a - b)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap()
-    };
+    let diff = max_abs_diff;
     assert!(diff(&own.logits, &given.logits) < 1e-5);
     let other = model
         .forward_with_latent(&b.strokes, &b.lengths, LatentInput::Given(&eps), None)
