@@ -249,3 +249,28 @@ fn eval_latent_prior_refuses_an_unconditional_model() {
         "{err}"
     );
 }
+
+/// `average` of a model with itself is that model (up to Magenta's int16 import),
+/// written as our .safetensors.
+#[test]
+fn average_of_a_model_with_itself() {
+    let json = tmp("avg-in.vae.json");
+    write_vae(&json);
+    let out = tmp("avg-out.safetensors");
+    let o = bin()
+        .arg("average")
+        .arg(&json)
+        .arg(&json)
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    common::assert_success(&o);
+    let read = |p: &Path| ModelFile::from_bytes(&std::fs::read(p).unwrap()).unwrap();
+    let (a, m) = (read(&json), read(&out));
+    assert_eq!(a.info.hparams, m.info.hparams);
+    for (name, t) in &a.tensors {
+        let d = common::max_abs_diff(t, &m.tensors[name]);
+        assert!(d < 1e-6, "{name}: {d}");
+    }
+}

@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::max_abs_diff;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use sketch_rnn::dataset::Dataset;
@@ -339,18 +341,6 @@ fn old_magenta_vae_versions_apply_tanh_to_z() {
     );
 }
 
-/// `max |a − b|`.
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
 /// Asserts `max |a − b| < tolerance`.
 fn assert_close(a: &Tensor, b: &Tensor, tolerance: f32, what: &str) {
     let d = max_abs_diff(a, b);
@@ -529,4 +519,55 @@ fn forward_with_a_given_latent() {
         .forward_with_latent(&b.strokes, &b.lengths, LatentInput::Given(&wrong), None)
         .unwrap_err();
     assert!(e.to_string().contains("given latent"), "{e}");
+}
+
+/// `ModelFile::average` refuses what cannot be averaged: no models, different
+/// architectures, a missing tensor, a tensor of another shape.
+#[test]
+fn average_refuses_models_that_do_not_match() {
+    let file = |hp: &HParams, seed: u64| {
+        let (vm, _) = random_model(hp, seed);
+        ModelFile::from_varmap(
+            ModelInfo {
+                name: "m".into(),
+                scale_factor: 10.0,
+                max_seq_len: 20,
+                hparams: hp.clone(),
+                typical_size_px: None,
+            },
+            &vm,
+        )
+        .unwrap()
+    };
+    let hp = hparams(CellKind::Lstm, 8);
+    let a = file(&hp, 1);
+    let msg = |r: sketch_rnn::Result<ModelFile>| r.unwrap_err().to_string();
+    assert!(msg(ModelFile::average(&[])).contains("no models"));
+    let other = file(&hparams(CellKind::Lstm, 4), 2);
+    let m = msg(ModelFile::average(&[a.clone(), other]));
+    assert!(
+        m.contains("model 1") && m.contains("hyperparameters"),
+        "{m}"
+    );
+    let mut renamed = file(&hp, 3);
+    let t = renamed.tensors.remove("decoder.output.bias").unwrap();
+    renamed.tensors.insert("decoder.output.bias2".into(), t);
+    let m = msg(ModelFile::average(&[a.clone(), renamed]));
+    assert!(m.contains("no tensor 'decoder.output.bias'"), "{m}");
+    let mut reshaped = file(&hp, 4);
+    let t = reshaped.tensors["decoder.output.bias"].clone();
+    let n = t.dim(0).unwrap();
+    reshaped
+        .tensors
+        .insert("decoder.output.bias".into(), t.reshape((1, n)).unwrap());
+    let m = msg(ModelFile::average(&[a.clone(), reshaped]));
+    assert!(
+        m.contains("decoder.output.bias") && m.contains("shape"),
+        "{m}"
+    );
+    // One model averages to itself.
+    let same = ModelFile::average(std::slice::from_ref(&a)).unwrap();
+    for (name, t) in &a.tensors {
+        assert_eq!(max_abs_diff(t, &same.tensors[name]), 0.0, "{name}");
+    }
 }

@@ -16,6 +16,8 @@ use candle_core::Device;
 use sketch_rnn::weights::native::{self, Quantization};
 use sketch_rnn::weights::{ModelFile, mixture_parity, parity_input};
 
+mod common;
+
 fn shipped() -> (Vec<u8>, ModelFile) {
     let bytes = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -52,13 +54,7 @@ fn f16_and_int8_files_are_smaller_and_predict_alike() {
     assert_eq!(change, 0.0);
     let back = native::read(&out).unwrap();
     for (name, t) in &file.tensors {
-        let d = (t - &back.tensors[name])
-            .unwrap()
-            .abs()
-            .unwrap()
-            .max_all()
-            .unwrap();
-        assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0, "{name}");
+        assert_eq!(common::max_abs_diff(t, &back.tensors[name]), 0.0, "{name}");
     }
 }
 

@@ -101,6 +101,56 @@ fn checkpoint_round_trip_continues_identically() {
     assert_eq!(reference, resumed);
 }
 
+/// `checkpoint::model_of` gives the trainer's own model and step, and `average`
+/// of two checkpoints of one run is the element-wise mean of their weights.
+#[test]
+fn checkpoints_give_their_model_and_average_to_the_mean() {
+    use sketch_rnn::weights::ModelFile;
+    let (data, _) = drawings();
+    let mut tr = Trainer::new(tiny(CellKind::Lstm), "t", &data, &Device::Cpu).unwrap();
+    tr.train_step().unwrap();
+    let first = checkpoint::save(&tr).unwrap();
+    let own = ModelFile::from_varmap(tr.info.clone(), &tr.varmap).unwrap();
+    let values = |f: &ModelFile, name: &str| {
+        f.tensors[name]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap()
+    };
+    // Copied now: the trainer's variables change in place on the next step.
+    let own_values: std::collections::HashMap<String, Vec<f32>> = own
+        .tensors
+        .keys()
+        .map(|k| (k.clone(), values(&own, k)))
+        .collect();
+    tr.train_step().unwrap();
+    let second = checkpoint::save(&tr).unwrap();
+    assert!(checkpoint::is_checkpoint(&first));
+    let (a, step_a) = checkpoint::model_of(&first).unwrap();
+    let (b, step_b) = checkpoint::model_of(&second).unwrap();
+    assert_eq!((step_a, step_b), (1, 2));
+    assert_eq!(a.info, own.info);
+    assert_eq!(a.tensors.len(), own.tensors.len());
+    for (name, v) in &own_values {
+        assert_eq!(&values(&a, name), v, "{name}");
+    }
+    let mean = ModelFile::average(&[a.clone(), b.clone()]).unwrap();
+    let mut moved = 0f32;
+    for name in own.tensors.keys() {
+        let (x, y, m) = (values(&a, name), values(&b, name), values(&mean, name));
+        for ((x, y), m) in x.iter().zip(&y).zip(&m) {
+            assert!(
+                (m - (x + y) / 2.0).abs() <= 1e-6 * (1.0 + x.abs()),
+                "{name}"
+            );
+            moved = moved.max((x - y).abs());
+        }
+    }
+    assert!(moved > 0.0, "the two checkpoints should differ");
+    mean.build(&Device::Cpu).unwrap();
+}
+
 /// Regression: a run stopped after logging a step but before checkpointing it
 /// logged that step twice once resumed (and a line cut off by SIGKILL broke
 /// `plot`). Resuming now drops the log lines after the checkpoint.

@@ -17,6 +17,7 @@ use sketch_rnn::render::{self, Ink};
 use sketch_rnn::rng::SketchRng;
 use sketch_rnn::sample;
 use sketch_rnn::stroke::{self, Stroke5};
+use sketch_rnn::train::checkpoint;
 use sketch_rnn::weights::{ModelFile, magenta, native};
 
 #[derive(Parser)]
@@ -114,6 +115,16 @@ enum Command {
     },
     /// Print a model's losses on a data split (per-timestep, normalised units).
     Eval(train::EvalArgs),
+    /// Average the weights of several models or training checkpoints of one
+    /// architecture (checkpoint averaging) into one .safetensors model.
+    Average {
+        /// Model files (.safetensors, Magenta .json) or training checkpoints.
+        #[arg(required = true, num_args = 1..)]
+        inputs: Vec<PathBuf>,
+        /// The averaged model (.safetensors, f32).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Convert: .ndjson <-> .npz, and Magenta .json <-> .safetensors (by extension).
     Convert {
         input: PathBuf,
@@ -162,6 +173,7 @@ fn run(cli: Cli) -> Result<()> {
             train::train(*a)
         }
         Command::Eval(a) => train::eval(a),
+        Command::Average { inputs, out } => average(&inputs, &out),
         Command::Plot { metrics, out } => plot::plot(&metrics, &out),
         Command::Reconstruct {
             model,
@@ -226,6 +238,33 @@ pub fn load_model(path: &Path) -> Result<(ModelFile, SketchRnn)> {
         .build(&Device::Cpu)
         .map_err(|e| e.in_file(name(path)))?;
     Ok((file, model))
+}
+
+fn average(inputs: &[PathBuf], out: &Path) -> Result<()> {
+    let mut models = Vec::with_capacity(inputs.len());
+    for (k, path) in inputs.iter().enumerate() {
+        let bytes = read(path)?;
+        let file = if checkpoint::is_checkpoint(&bytes) {
+            let (file, step) = checkpoint::model_of(&bytes).map_err(|e| e.in_file(name(path)))?;
+            eprintln!("model {k}: {} (checkpoint, step {step})", path.display());
+            file
+        } else {
+            let file = ModelFile::from_bytes(&bytes).map_err(|e| e.in_file(name(path)))?;
+            eprintln!("model {k}: {}", path.display());
+            file
+        };
+        models.push(file);
+    }
+    let mean = ModelFile::average(&models)?;
+    // Building checks every averaged weight fits the architecture and is finite.
+    mean.build(&Device::Cpu)?;
+    write(out, &native::write(&mean)?)?;
+    eprintln!(
+        "wrote the mean of {} models to {}",
+        models.len(),
+        out.display()
+    );
+    Ok(())
 }
 
 fn lower_name(path: &Path) -> String {

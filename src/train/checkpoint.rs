@@ -16,7 +16,7 @@ use crate::model::SketchRnn;
 use crate::rng::SketchRng;
 use crate::train::adam::Adam;
 use crate::train::{TrainConfig, Trainer};
-use crate::weights::ModelInfo;
+use crate::weights::{ModelFile, ModelInfo};
 
 const STATE_KEY: &str = "trainer_state";
 const FORMAT_KEY: &str = "format";
@@ -94,9 +94,8 @@ pub fn save(tr: &Trainer) -> Result<Vec<u8>> {
     safetensors::serialize(views, Some(meta)).map_err(|e| err(e.to_string()))
 }
 
-/// Restores a trainer from checkpoint bytes; `train` is the training split's
-/// drawings (pixels), normalised with the checkpoint's scale factor.
-pub fn load(bytes: &[u8], train: &[crate::dataset::Drawing], device: &Device) -> Result<Trainer> {
+/// The trainer state in a checkpoint's metadata.
+fn read_state(bytes: &[u8]) -> Result<State> {
     let (_, meta) =
         safetensors::SafeTensors::read_metadata(bytes).map_err(|e| err(e.to_string()))?;
     let meta = meta.metadata().clone().unwrap_or_default();
@@ -106,6 +105,39 @@ pub fn load(bytes: &[u8], train: &[crate::dataset::Drawing], device: &Device) ->
     let state: State =
         serde_json::from_str(meta.get(STATE_KEY).ok_or_else(|| err("no trainer state"))?)
             .map_err(|e| err(e.to_string()))?;
+    Ok(state)
+}
+
+/// The model a checkpoint holds (its `param/*` tensors and model info) and the
+/// step it was written at, without the optimiser or the data.
+pub fn model_of(bytes: &[u8]) -> Result<(ModelFile, u64)> {
+    let state = read_state(bytes)?;
+    let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+        .map_err(|e| err(e.to_string()))?
+        .into_iter()
+        .filter_map(|(k, t)| k.strip_prefix("param/").map(|k| (k.to_string(), t)))
+        .collect();
+    Ok((
+        ModelFile {
+            info: state.info,
+            tensors,
+        },
+        state.step,
+    ))
+}
+
+/// Whether `bytes` look like a training checkpoint (by their metadata).
+pub fn is_checkpoint(bytes: &[u8]) -> bool {
+    safetensors::SafeTensors::read_metadata(bytes)
+        .ok()
+        .and_then(|(_, m)| m.metadata().clone())
+        .is_some_and(|m| m.get(FORMAT_KEY).map(String::as_str) == Some(FORMAT))
+}
+
+/// Restores a trainer from checkpoint bytes; `train` is the training split's
+/// drawings (pixels), normalised with the checkpoint's scale factor.
+pub fn load(bytes: &[u8], train: &[crate::dataset::Drawing], device: &Device) -> Result<Trainer> {
+    let state = read_state(bytes)?;
     let tensors =
         candle_core::safetensors::load_buffer(bytes, device).map_err(|e| err(e.to_string()))?;
     let varmap = candle_nn::VarMap::new();

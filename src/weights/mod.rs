@@ -103,6 +103,57 @@ impl ModelFile {
         })
     }
 
+    /// The element-wise mean of the weights of several models of one architecture
+    /// (checkpoint averaging: the mean of the last checkpoints of a run is often
+    /// better than any one of them). Keeps the first model's info; every model
+    /// must have the same hyperparameters, scale factor and tensor shapes.
+    pub fn average(models: &[ModelFile]) -> Result<ModelFile> {
+        let first = models
+            .first()
+            .ok_or_else(|| Error::ModelFile("average: no models given".into()))?;
+        // Models are numbered from 0 in the order given.
+        for (k, m) in models.iter().enumerate().skip(1) {
+            if m.info.hparams != first.info.hparams
+                || m.info.scale_factor != first.info.scale_factor
+                || m.tensors.len() != first.tensors.len()
+            {
+                return Err(Error::ModelFile(format!(
+                    "average: model {k} has hyperparameters {:?}, scale factor {} and {} tensors; \
+                     expected those of model 0: {:?}, {} and {}",
+                    m.info.hparams,
+                    m.info.scale_factor,
+                    m.tensors.len(),
+                    first.info.hparams,
+                    first.info.scale_factor,
+                    first.tensors.len()
+                )));
+            }
+        }
+        let n = models.len() as f64;
+        let mut tensors = HashMap::with_capacity(first.tensors.len());
+        for (name, t) in &first.tensors {
+            let mut sum = t.to_dtype(DType::F32)?;
+            for (k, m) in models.iter().enumerate().skip(1) {
+                let other = m.tensors.get(name).ok_or_else(|| {
+                    Error::ModelFile(format!("average: model {k} has no tensor '{name}'"))
+                })?;
+                if other.dims() != t.dims() {
+                    return Err(Error::Shape {
+                        what: format!("average: tensor '{name}' of model {k}"),
+                        expected: t.dims().to_vec(),
+                        found: other.dims().to_vec(),
+                    });
+                }
+                sum = (sum + other.to_dtype(DType::F32)?)?;
+            }
+            tensors.insert(name.clone(), (sum / n)?);
+        }
+        Ok(ModelFile {
+            info: first.info.clone(),
+            tensors,
+        })
+    }
+
     /// The tensors of a model, named by module path.
     pub fn from_varmap(info: ModelInfo, varmap: &candle_nn::VarMap) -> Result<ModelFile> {
         let data = varmap

@@ -80,3 +80,16 @@ pub fn assert_same_drawing(a: &[[f32; 5]], b: &[[f32; 5]], tolerance: f32, what:
         );
     }
 }
+
+/// `max |a − b|` of two tensors of one shape.
+#[allow(dead_code)]
+pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max_all()
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
