@@ -350,18 +350,8 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
 
 /// `sketch-rnn eval --split valid` of `model` on `data` with `extra` flags: its JSON line.
 fn eval_valid(model: &Path, data: &Path, extra: &[&str]) -> serde_json::Value {
-    let out = bin()
-        .arg("eval")
-        .arg("--model")
-        .arg(model)
-        .arg("--data")
-        .arg(data)
-        .args(["--split", "valid"])
-        .args(extra)
-        .output()
-        .unwrap();
-    common::assert_success(&out);
-    serde_json::from_slice(&out.stdout).unwrap()
+    let args: Vec<&str> = ["--split", "valid"].iter().chain(extra).copied().collect();
+    common::eval_json(model, data, &args)
 }
 
 fn train_losses_len(out: &Path) -> usize {

@@ -93,3 +93,23 @@ pub fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
         .to_scalar::<f32>()
         .unwrap()
 }
+
+/// Runs `sketch-rnn eval --model MODEL --data DATA ARGS...` and returns its JSON line.
+#[allow(dead_code)]
+pub fn eval_json(
+    model: &std::path::Path,
+    data: &std::path::Path,
+    args: &[&str],
+) -> serde_json::Value {
+    let out = bin()
+        .arg("eval")
+        .arg("--model")
+        .arg(model)
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert_success(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
