@@ -223,25 +223,28 @@ fn shipped_sheep_model_decodes_better_from_its_own_latent_than_from_the_prior() 
 }
 
 #[test]
-fn eval_latent_prior_refuses_an_unconditional_model() {
+fn eval_latent_prior_and_mean_refuse_an_unconditional_model() {
     let Some(shared) = common::shared_dir() else {
         return;
     };
-    let out = bin()
-        .arg("eval")
-        .arg("--model")
-        .arg(shared.join("models/magenta/bird.gen.json"))
-        .arg("--data")
-        .arg(shared.join("data/aaron_sheep.npz"))
-        .args(["--split", "test", "--latent", "prior"])
-        .output()
-        .unwrap();
-    assert!(!out.status.success());
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("bird.gen.json") && err.contains("needs a conditional"),
-        "{err}"
-    );
+    for latent in ["prior", "mean"] {
+        let out = bin()
+            .arg("eval")
+            .arg("--model")
+            .arg(shared.join("models/magenta/bird.gen.json"))
+            .arg("--data")
+            .arg(shared.join("data/aaron_sheep.npz"))
+            .args(["--split", "test", "--latent", latent])
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("bird.gen.json")
+                && err.contains(&format!("--latent {latent} needs a conditional")),
+            "{err}"
+        );
+    }
 }
 
 /// `average` of a model with itself is that model (up to Magenta's int16 import),

@@ -115,7 +115,8 @@ pub struct EvalArgs {
     /// training set's; some implementations normalise every set they load by its own.
     #[arg(long)]
     own_scale: bool,
-    /// Decode each drawing from its own latent (`posterior`, the paper's L_R) or
+    /// Decode each drawing from its own latent (`posterior`, z = μ + σε, the
+    /// paper's L_R), from the posterior's mean without noise (`mean`, z = μ), or
     /// from a draw of the prior N(0, I) (`prior`). How much L_R rises under
     /// `prior` shows how much the decoder uses the encoder's latent.
     #[arg(long, value_enum, default_value_t = LatentArg::Posterior)]
@@ -125,7 +126,19 @@ pub struct EvalArgs {
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum LatentArg {
     Posterior,
+    Mean,
     Prior,
+}
+
+impl LatentArg {
+    /// The flag's value, as `eval` reports it.
+    fn name(self) -> &'static str {
+        match self {
+            LatentArg::Posterior => "posterior",
+            LatentArg::Mean => "mean",
+            LatentArg::Prior => "prior",
+        }
+    }
 }
 
 /// Sets the number of threads candle (through rayon) uses. Must run before any tensor work.
@@ -384,10 +397,12 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let ds = sketch_rnn::dataset::Dataset::new(&drawings, model_file.info.max_seq_len, scale)?;
     let latent = match a.latent {
         LatentArg::Posterior => EvalLatent::Posterior,
-        LatentArg::Prior if !model.hparams.conditional() => bail!(
-            "{}: --latent prior needs a conditional (VAE) model; this one has no latent",
-            a.model.display()
+        LatentArg::Mean | LatentArg::Prior if !model.hparams.conditional() => bail!(
+            "{}: --latent {} needs a conditional (VAE) model; this one has no latent",
+            a.model.display(),
+            a.latent.name()
         ),
+        LatentArg::Mean => EvalLatent::Mean,
         LatentArg::Prior => EvalLatent::Prior,
     };
     let l = evaluate_with_latent(&model, &ds, a.batch_size, latent)?;
@@ -395,7 +410,7 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         "{}",
         json!({"model": a.model.display().to_string(), "split": a.split, "drawings": ds.len(),
                "scale_factor": ds.scale_factor(),
-               "latent": if latent == EvalLatent::Prior { "prior" } else { "posterior" },
+               "latent": a.latent.name(),
                "lr_total": l.reconstruction(), "ls": l.ls, "lp": l.lp, "kl": l.kl})
     );
     Ok(())

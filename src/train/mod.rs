@@ -217,6 +217,10 @@ fn scalar(t: &Tensor) -> Result<f64> {
 pub enum EvalLatent {
     /// The drawing's own `z = μ + σ ε`: the paper's L_R (what training optimises).
     Posterior,
+    /// The posterior's mean `z = μ`, no noise: a deterministic figure, lower than
+    /// the paper's L_R by what the sampling noise costs. Some implementations
+    /// report this one; state which when comparing.
+    Mean,
     /// `z = ε ~ N(0, I)`, a draw from the prior that knows nothing of the drawing.
     /// L_R(prior) − L_R(posterior) is how much the decoder uses what the encoder
     /// read; near zero means the latent is ignored (posterior collapse).
@@ -257,6 +261,7 @@ pub fn evaluate_with_latent(
         };
         let latent = match (latent, eps.as_ref()) {
             (EvalLatent::Prior, Some(e)) => LatentInput::Given(e),
+            (EvalLatent::Mean, _) => LatentInput::Posterior(None),
             (_, e) => LatentInput::Posterior(e),
         };
         let (bls, blp, bkl) = batch_losses(model, &b.strokes, &b.lengths, latent, None)?;
