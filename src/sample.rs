@@ -2,10 +2,11 @@
 //! unconditional and conditional generation, completing a partial drawing,
 //! alternative completions, noisy latents, interpolation and latent arithmetic.
 //!
-//! Temperature τ (paper section 3.3, Magenta's `sample()`): the mixture weights
-//! π and the pen probabilities are `softmax(logits / τ)` and each σ is scaled by
-//! `√τ` ([`Mixture::from_raw`]). τ → 0 is nearly deterministic; τ = 1 samples the
-//! model's own distribution.
+//! Temperature τ (paper section 3.3, as sketch-rnn-js applies it): each σ is
+//! scaled by `√τ`, and the mixture weights π and the pen probabilities are
+//! `softmax(logits / τ_d)` with the milder `τ_d = 0.5 + 0.5τ`
+//! ([`Mixture::from_raw`], [`crate::model::mixture::discrete_temperature`]).
+//! τ → 0 draws each component's mean; τ = 1 samples the model's own distribution.
 //!
 //! Generation state ([`Generation`]) is a value the caller owns: the decoder
 //! state, the logits for the next point, the RNG and the step count. All offsets

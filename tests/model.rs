@@ -138,6 +138,54 @@ fn loss_matches_closed_form_on_a_single_gaussian() {
     assert!((mix.offset_density(1.0, 0.5) - density).abs() < 1e-7);
 }
 
+/// Regression: at a low drawing temperature the sheep model never lifted its pen
+/// and drew strokes of tiny jitter to N_max, because τ = 0.25 applied to the pen
+/// softmax turned a 9% pen-up probability into 0.01%. The discrete choices now
+/// use τ_d = 0.5 + 0.5τ (sketch-rnn-js), the offsets' σ still √τ.
+#[test]
+fn low_temperature_still_lifts_the_pen() {
+    let m = 2;
+    let up = (0.09f32 / 0.91).ln(); // pen logits: P(up) = 0.09, P(end) ≈ 0
+    // pen logits, π̂ (M), μx, μy, log σx = ln 2, log σy = 0, ρ̂
+    let raw = vec![
+        0.0,
+        up,
+        -30.0,
+        1.0,
+        0.0,
+        0.1,
+        0.2,
+        0.3,
+        0.4,
+        2f32.ln(),
+        2f32.ln(),
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+    ];
+    assert_eq!(raw.len(), output_size(m));
+    let own = Mixture::from_raw(&raw, m, 1.0).unwrap();
+    assert!(
+        (own.pen[1] - 0.09).abs() < 1e-5,
+        "τ = 1 is the model's own: {:?}",
+        own.pen
+    );
+    let cool = Mixture::from_raw(&raw, m, 0.25).unwrap();
+    // τ_d = 0.625: P(up)/P(down) = (0.09/0.91)^1.6 ≈ 0.0247
+    let expected_up = 0.0247 / 1.0247;
+    assert!(
+        (cool.pen[1] - expected_up).abs() < 1e-3,
+        "P(pen up) at τ = 0.25: {} (expected {expected_up}; τ itself would give 1e-4)",
+        cool.pen[1]
+    );
+    // π sharpened by τ_d too: logits (1, 0) at 1/0.625
+    let pi0 = 1.0 / (1.0 + (-1.0f32 / 0.625).exp());
+    assert!((cool.pi[0] - pi0).abs() < 1e-5, "{:?}", cool.pi);
+    // σ by √τ
+    assert!((cool.sigma_x[0] - 1.0).abs() < 1e-6 && (cool.sigma_y[0] - 0.5).abs() < 1e-6);
+}
+
 #[test]
 fn kl_is_zero_at_the_prior_and_positive_elsewhere() {
     let dev = Device::Cpu;
