@@ -6,7 +6,8 @@
 //! scaled by `√τ`, and the mixture weights π and the pen probabilities are
 //! `softmax(logits / τ_d)` with the milder `τ_d = 0.5 + 0.5τ`
 //! ([`Mixture::from_raw`], [`crate::model::mixture::discrete_temperature`]).
-//! τ → 0 draws each component's mean; τ = 1 samples the model's own distribution.
+//! τ → 0 draws the chosen component's mean (the choice itself stays random);
+//! τ = 1 samples the model's own distribution.
 //!
 //! Generation state ([`Generation`]) is a value the caller owns: the decoder
 //! state, the logits for the next point, the RNG and the step count. All offsets

@@ -20,8 +20,8 @@ pub const PEN_STATES: usize = 3;
 /// Parameters per mixture component (π, μx, μy, σx, σy, ρ).
 pub const PARAMS_PER_MIXTURE: usize = 6;
 
-/// Share of the drawing temperature τ in the temperature of the discrete choices
-/// (which component, which pen state): `τ_d = DISCRETE_TEMPERATURE_FLOOR +
+/// Temperature of the discrete choices (which component, which pen state) at
+/// drawing temperature τ = 0: `τ_d = DISCRETE_TEMPERATURE_FLOOR +
 /// (1 − DISCRETE_TEMPERATURE_FLOOR) τ`. sketch-rnn-js (`@magenta/sketch`,
 /// `getPDF`) uses `0.5 + 0.5τ` ("a nice heuristic"); Magenta's Python `sample()`
 /// and the paper use τ itself. Measured on our sheep model with

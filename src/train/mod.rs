@@ -249,7 +249,8 @@ pub fn evaluate_with_latent(
     while start < n {
         let idx: Vec<usize> = (start..(start + batch_size).min(n)).collect();
         let b = data.batch(&idx, None)?;
-        let eps = if z > 0 {
+        // z = μ needs no noise; the other latents draw it per drawing.
+        let eps = if z > 0 && latent != EvalLatent::Mean {
             let mut v = Vec::with_capacity(idx.len() * z);
             for &i in &idx {
                 let mut r = SketchRng::new(EVAL_NOISE_SEED.wrapping_add(i as u64));
@@ -261,7 +262,6 @@ pub fn evaluate_with_latent(
         };
         let latent = match (latent, eps.as_ref()) {
             (EvalLatent::Prior, Some(e)) => LatentInput::Given(e),
-            (EvalLatent::Mean, _) => LatentInput::Posterior(None),
             (_, e) => LatentInput::Posterior(e),
         };
         let (bls, blp, bkl) = batch_losses(model, &b.strokes, &b.lengths, latent, None)?;
