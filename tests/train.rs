@@ -394,3 +394,119 @@ fn eval_at_the_posterior_mean_decodes_from_mu() {
     assert!((mean.ls - noisy.ls).abs() > 1e-4, "noise changed nothing");
     assert_eq!(mean.kl, noisy.kl);
 }
+
+/// `Trainer::from_model` (fine-tuning) starts from the given model's weights
+/// and units, not from a seeded initialisation: at step 0 it evaluates exactly
+/// as that model does, keeps its scale factor even on other drawings, takes the
+/// new schedule, and trains from there.
+#[test]
+fn fine_tuning_starts_from_the_given_weights_and_units() {
+    let (data, _) = drawings();
+    let mut source = Trainer::new(tiny(CellKind::Lstm), "t", &data, &Device::Cpu).unwrap();
+    for _ in 0..3 {
+        source.train_step().unwrap();
+    }
+    let from = source.model_file().unwrap();
+    let valid = source.dataset(&data[..32]).unwrap();
+    let want = source.evaluate(&valid).unwrap();
+
+    let mut config = tiny(CellKind::Lstm);
+    config.seed = 99; // another initialisation, which must not be used
+    config.kl_weight = 0.25;
+    config.kl_weight_start = 0.25;
+    config.learning_rate = 1e-4;
+    config.hparams.recurrent_dropout_keep = 1.0; // training-only: may differ
+    // Other drawings, with another scale factor of their own.
+    let others = &data[data.len() / 2..];
+    let mut tuned = Trainer::from_model(config, "tuned", &from, others, &Device::Cpu).unwrap();
+    assert_eq!(tuned.step, 0);
+    assert_eq!(tuned.info.name, "tuned");
+    assert_eq!(tuned.info.scale_factor, from.info.scale_factor);
+    let own_scale = sketch_rnn::dataset::scale_factor(others).unwrap();
+    assert_ne!(own_scale, from.info.scale_factor, "test data too alike");
+    let got = tuned.evaluate(&valid).unwrap();
+    assert_eq!(got, want, "step 0 must be the given model");
+
+    let r = tuned.train_step().unwrap();
+    assert!(r.applied);
+    assert_eq!(r.kl_weight, 0.25);
+    assert!((r.learning_rate - 1e-4).abs() < 1e-12);
+    let moved = tuned.model_file().unwrap();
+    let changed = from.tensors.iter().any(|(k, t)| {
+        let d = (t - &moved.tensors[k]).unwrap().abs().unwrap();
+        d.max_all().unwrap().to_scalar::<f32>().unwrap() > 0.0
+    });
+    assert!(changed, "a step should change the weights");
+    // Fine-tuning trains its own copy: the given model is left as it was.
+    let rebuilt = from.build(&Device::Cpu).unwrap();
+    let check = sketch_rnn::train::evaluate(&rebuilt, &valid, 16).unwrap();
+    assert_eq!(check, want);
+}
+
+#[test]
+fn fine_tuning_refuses_another_architecture() {
+    use sketch_rnn::error::Error;
+    let (data, _) = drawings();
+    let source = Trainer::new(tiny(CellKind::Lstm), "t", &data, &Device::Cpu).unwrap();
+    let from = source.model_file().unwrap();
+    let mut wider = tiny(CellKind::Lstm);
+    wider.hparams.dec_size = 64;
+    let e = Trainer::from_model(wider, "t", &from, &data, &Device::Cpu)
+        .err()
+        .expect("dec_size 64 against a 32-unit model");
+    assert!(
+        matches!(&e, Error::InvalidArgument { name, reason }
+            if name == "init_from" && reason.contains("dec_size: 64") && reason.contains("dec_size: 32")),
+        "{e}"
+    );
+    let mut missing = from.clone();
+    let name = missing.tensors.keys().next().unwrap().clone();
+    missing.tensors.remove(&name);
+    let e = Trainer::from_model(tiny(CellKind::Lstm), "t", &missing, &data, &Device::Cpu)
+        .err()
+        .expect("a model without one of its tensors");
+    assert!(matches!(e, Error::ModelFile(_)), "{e}");
+}
+
+/// `train --init-from MODEL` fine-tunes a saved model: the run records what it
+/// started from, and architecture flags that contradict the model are refused
+/// with the model file's name.
+#[test]
+fn train_init_from_fine_tunes_a_saved_model() {
+    let data = tiny_npz();
+    let root = std::env::temp_dir().join(format!("sketch-rnn-init-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    wait(train_cmd(&data, &root.join("first"), 6).spawn().unwrap());
+    let model = root.join("first/model.safetensors");
+    let tuned = root.join("tuned");
+    let out = train_cmd(&data, &tuned, 6)
+        .arg("--init-from")
+        .arg(&model)
+        .args(["--kl-weight", "0.25", "--kl-weight-start", "0.25"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tuned.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["init_from"], model.display().to_string());
+    assert_eq!(config["kl_weight"], 0.25);
+    assert_eq!(train_losses(&tuned).len(), 6);
+
+    let out = train_cmd(&data, &root.join("fewer"), 6)
+        .arg("--init-from")
+        .arg(&model)
+        .args(["--num-mixtures", "5"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("model.safetensors") && err.contains("num_mixtures: 5"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&root);
+}

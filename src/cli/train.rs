@@ -23,7 +23,7 @@ use sketch_rnn::dataset::{Drawing, read_npz};
 use sketch_rnn::render;
 use sketch_rnn::sample;
 use sketch_rnn::train::{EvalLatent, TrainConfig, Trainer, checkpoint, evaluate_with_latent};
-use sketch_rnn::weights::native;
+use sketch_rnn::weights::{ModelFile, native};
 
 #[derive(Args)]
 pub struct TrainArgs {
@@ -37,8 +37,15 @@ pub struct TrainArgs {
     #[arg(long, default_value = "small")]
     preset: String,
     /// Continue from OUT/checkpoint.safetensors.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "init_from")]
     resume: bool,
+    /// Start a new run from this model's weights (fine-tuning): a model file
+    /// (ours or Magenta's .vae.json/.gen.json) or a training checkpoint. The
+    /// architecture comes from it (architecture flags must agree with it), so do
+    /// the data's units (its scale factor); step, schedules and the optimiser
+    /// start afresh from the preset and flags.
+    #[arg(long, value_name = "MODEL")]
+    init_from: Option<PathBuf>,
     /// Stop after this many steps in total.
     #[arg(long, default_value_t = 10_000)]
     steps: u64,
@@ -149,8 +156,14 @@ pub fn set_threads(n: Option<usize>) {
     }
 }
 
-fn config_of(a: &TrainArgs) -> Result<TrainConfig> {
+/// The run's configuration: the preset, then `base`'s architecture (when
+/// starting from a model), then the flags.
+fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
     let mut c = TrainConfig::preset(&a.preset)?;
+    if let Some(m) = base {
+        c.hparams = m.info.hparams.clone();
+        c.max_seq_len = m.info.max_seq_len;
+    }
     let h = &mut c.hparams;
     macro_rules! set {
         ($field:expr, $opt:expr) => {
@@ -281,8 +294,28 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 ckpt.display()
             );
         }
-        let config = config_of(&a)?;
-        Trainer::new(config, &a.name, &train_d, &device)?
+        match &a.init_from {
+            Some(path) => {
+                let bytes =
+                    std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+                let from = if checkpoint::is_checkpoint(&bytes) {
+                    checkpoint::model_of(&bytes).map(|(m, _)| m)
+                } else {
+                    ModelFile::from_bytes(&bytes)
+                }
+                .map_err(|e| e.in_file(path.display().to_string()))?;
+                let mut config = config_of(&a, Some(&from))?;
+                config.init_from = Some(path.display().to_string());
+                eprintln!(
+                    "starting from the weights of {} ('{}')",
+                    path.display(),
+                    from.info.name
+                );
+                Trainer::from_model(config, &a.name, &from, &train_d, &device)
+                    .map_err(|e| e.in_file(path.display().to_string()))?
+            }
+            None => Trainer::new(config_of(&a, None)?, &a.name, &train_d, &device)?,
+        }
     };
     std::fs::write(
         a.out.join("config.json"),

@@ -53,6 +53,11 @@ pub struct TrainConfig {
     pub random_scale: f32,
     pub point_drop: f32,
     pub seed: u64,
+    /// What the run's weights started from: `None` for the seeded
+    /// initialisation, else a description of the model it fine-tunes
+    /// (see [`Trainer::from_model`]). Provenance only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<String>,
 }
 
 impl TrainConfig {
@@ -81,6 +86,7 @@ impl TrainConfig {
             random_scale: 0.15,
             point_drop: 0.10,
             seed: 1,
+            init_from: None,
         }
     }
 
@@ -291,10 +297,82 @@ impl Trainer {
         device: &Device,
     ) -> Result<Trainer> {
         config.validate()?;
-        let typical_size_px = crate::dataset::typical_size_px(train);
-        let train = Dataset::new(train, config.max_seq_len, None)?;
         let varmap = VarMap::new();
         let model = SketchRnn::init(&config.hparams, &varmap, device, config.seed)?;
+        Trainer::start(config, name, varmap, model, None, train)
+    }
+
+    /// A new run that starts from the weights of `from` instead of a seeded
+    /// initialisation (fine-tuning): for instance to go on training a finished
+    /// model under another KL weight or learning-rate schedule, or to adapt a
+    /// model to new drawings. Step, schedules and Adam's moments start afresh
+    /// from `config`. The data are normalised with `from`'s scale factor, so
+    /// the model keeps reading offsets in the units it was trained in.
+    ///
+    /// `config.hparams` must describe `from`'s architecture (every field but
+    /// the training-only `recurrent_dropout_keep`); its weights must fit it and
+    /// be finite.
+    pub fn from_model(
+        config: TrainConfig,
+        name: &str,
+        from: &ModelFile,
+        train: &[crate::dataset::Drawing],
+        device: &Device,
+    ) -> Result<Trainer> {
+        config.validate()?;
+        let architecture = |h: &HParams| HParams {
+            recurrent_dropout_keep: 1.0,
+            ..h.clone()
+        };
+        if architecture(&config.hparams) != architecture(&from.info.hparams) {
+            return Err(Error::invalid_argument(
+                "init_from",
+                format!(
+                    "the configuration asks for {:?}, but the model to start from has {:?}",
+                    config.hparams, from.info.hparams
+                ),
+            ));
+        }
+        // Shapes against the architecture, and finiteness, as any load checks them.
+        from.build(device)?;
+        let mut varmap = VarMap::new();
+        let model = SketchRnn::init(&config.hparams, &varmap, device, config.seed)?;
+        let expected = varmap.all_vars().len();
+        if from.tensors.len() != expected {
+            return Err(Error::ModelFile(format!(
+                "init_from: expected {expected} weight tensors for this architecture, found {}",
+                from.tensors.len()
+            )));
+        }
+        for (name, t) in &from.tensors {
+            varmap.set_one(
+                name,
+                t.to_dtype(candle_core::DType::F32)?.to_device(device)?,
+            )?;
+        }
+        Trainer::start(
+            config,
+            name,
+            varmap,
+            model,
+            Some(from.info.scale_factor),
+            train,
+        )
+    }
+
+    /// The run at step 0 around an initialised `model` (whose variables are
+    /// `varmap`'s); `scale_factor` normalises the data (`None`: the training
+    /// set's own).
+    fn start(
+        config: TrainConfig,
+        name: &str,
+        varmap: VarMap,
+        model: SketchRnn,
+        scale_factor: Option<f32>,
+        train: &[crate::dataset::Drawing],
+    ) -> Result<Trainer> {
+        let typical_size_px = crate::dataset::typical_size_px(train);
+        let train = Dataset::new(train, config.max_seq_len, scale_factor)?;
         let info = ModelInfo {
             name: name.to_string(),
             scale_factor: train.scale_factor(),
