@@ -415,6 +415,7 @@ fn fine_tuning_starts_from_the_given_weights_and_units() {
     config.kl_weight = 0.25;
     config.kl_weight_start = 0.25;
     config.learning_rate = 1e-4;
+    config.warmup_steps = 2;
     config.hparams.recurrent_dropout_keep = 1.0; // training-only: may differ
     // Other drawings, with another scale factor of their own.
     let others = &data[data.len() / 2..];
@@ -430,7 +431,10 @@ fn fine_tuning_starts_from_the_given_weights_and_units() {
     let r = tuned.train_step().unwrap();
     assert!(r.applied);
     assert_eq!(r.kl_weight, 0.25);
-    assert!((r.learning_rate - 1e-4).abs() < 1e-12);
+    assert!(
+        (r.learning_rate - 0.5e-4).abs() < 1e-12,
+        "half way up the warm-up"
+    );
     let moved = tuned.model_file().unwrap();
     let changed = from.tensors.iter().any(|(k, t)| {
         let d = (t - &moved.tensors[k]).unwrap().abs().unwrap();
@@ -509,4 +513,22 @@ fn train_init_from_fine_tunes_a_saved_model() {
         "{err}"
     );
     let _ = std::fs::remove_dir_all(&root);
+}
+
+/// The warm-up ramps the decayed learning rate up linearly: step k (from 0)
+/// gets (k + 1) / warmup_steps of it, and from `warmup_steps` on all of it.
+#[test]
+fn warmup_ramps_the_learning_rate_up_linearly() {
+    let mut c = TrainConfig::small();
+    let plain: Vec<f64> = (0..6).map(|k| c.learning_rate_at(k)).collect();
+    c.warmup_steps = 4;
+    for (k, want) in plain.iter().enumerate() {
+        let got = c.learning_rate_at(k as u64);
+        let share = ((k + 1) as f64 / 4.0).min(1.0);
+        assert!(
+            (got - want * share).abs() < 1e-15,
+            "step {k}: {got} vs {want}·{share}"
+        );
+    }
+    assert!(c.learning_rate_at(0) < c.learning_rate_at(1));
 }

@@ -90,6 +90,9 @@ pub struct TrainArgs {
     lr_decay: Option<f64>,
     #[arg(long)]
     min_lr: Option<f64>,
+    /// Ramp the learning rate up linearly over this many steps (for --init-from).
+    #[arg(long)]
+    warmup_steps: Option<u64>,
     #[arg(long)]
     kl_weight: Option<f64>,
     #[arg(long)]
@@ -186,6 +189,7 @@ fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
     set!(c.learning_rate, a.lr);
     set!(c.learning_rate_decay, a.lr_decay);
     set!(c.min_learning_rate, a.min_lr);
+    set!(c.warmup_steps, a.warmup_steps);
     set!(c.kl_weight, a.kl_weight);
     set!(c.kl_weight_start, a.kl_weight_start);
     set!(c.kl_decay_rate, a.kl_decay_rate);
