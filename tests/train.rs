@@ -532,3 +532,59 @@ fn warmup_ramps_the_learning_rate_up_linearly() {
     }
     assert!(c.learning_rate_at(0) < c.learning_rate_at(1));
 }
+
+/// `--init-from` also takes Magenta's JSON: a decoder-only QuickDraw sheep model
+/// fine-tunes on aaron_sheep, its architecture (decoder 512, no encoder) and its
+/// units (its scale factor, not the data's) carried over.
+#[test]
+fn train_init_from_takes_a_magenta_model() {
+    let Some(shared) = common::shared_dir() else {
+        return;
+    };
+    let magenta = shared.join("models/magenta/sheep.gen.json");
+    let out = std::env::temp_dir().join(format!("sketch-rnn-initmag-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let mut cmd = bin();
+    cmd.arg("train")
+        .arg("--data")
+        .arg(shared.join("data/aaron_sheep.npz"))
+        .arg("--out")
+        .arg(&out)
+        .arg("--init-from")
+        .arg(&magenta);
+    cmd.args(["--batch-size", "2", "--max-seq-len", "60", "--steps", "2"]);
+    cmd.args([
+        "--eval-every",
+        "100",
+        "--sample-every",
+        "0",
+        "--threads",
+        "1",
+    ]);
+    let run = cmd.output().unwrap();
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let config: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["hparams"]["dec_size"], 512);
+    assert_eq!(config["hparams"]["z_size"], 0);
+    assert_eq!(config["max_seq_len"], 60);
+    let info: serde_json::Value = serde_json::from_slice(&std::fs::read(&magenta).unwrap()[..])
+        .map(|v: serde_json::Value| v[0].clone())
+        .unwrap();
+    let (tuned, _) = sketch_rnn::train::checkpoint::model_of(
+        &std::fs::read(out.join("checkpoint.safetensors")).unwrap(),
+    )
+    .unwrap();
+    let want = info["scale_factor"].as_f64().unwrap();
+    assert!(
+        (tuned.info.scale_factor as f64 - want).abs() < 1e-3 * want,
+        "{} vs Magenta's {want}",
+        tuned.info.scale_factor
+    );
+    assert_eq!(train_losses(&out).len(), 2);
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -160,12 +160,11 @@ pub fn set_threads(n: Option<usize>) {
 }
 
 /// The run's configuration: the preset, then `base`'s architecture (when
-/// starting from a model), then the flags.
+/// starting from a model; not its N_max, which is the data's), then the flags.
 fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
     let mut c = TrainConfig::preset(&a.preset)?;
     if let Some(m) = base {
         c.hparams = m.info.hparams.clone();
-        c.max_seq_len = m.info.max_seq_len;
     }
     let h = &mut c.hparams;
     macro_rules! set {
