@@ -472,6 +472,16 @@ fn fine_tuning_refuses_another_architecture() {
     assert!(matches!(e, Error::ModelFile(_)), "{e}");
 }
 
+/// Asserts that a `train` run succeeded; its `OUT/config.json`.
+fn finished_config(run: &std::process::Output, out: &Path) -> serde_json::Value {
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap()
+}
+
 /// `train --init-from MODEL` fine-tunes a saved model: the run records what it
 /// started from, and architecture flags that contradict the model are refused
 /// with the model file's name.
@@ -489,13 +499,7 @@ fn train_init_from_fine_tunes_a_saved_model() {
         .args(["--kl-weight", "0.25", "--kl-weight-start", "0.25"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(tuned.join("config.json")).unwrap()).unwrap();
+    let config = finished_config(&out, &tuned);
     assert_eq!(config["init_from"], model.display().to_string());
     assert_eq!(config["kl_weight"], 0.25);
     assert_eq!(train_losses(&tuned).len(), 6);
@@ -561,14 +565,7 @@ fn train_init_from_takes_a_magenta_model() {
         "--threads",
         "1",
     ]);
-    let run = cmd.output().unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
-    let config: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    let config = finished_config(&cmd.output().unwrap(), &out);
     assert_eq!(config["hparams"]["dec_size"], 512);
     assert_eq!(config["hparams"]["z_size"], 0);
     assert_eq!(config["max_seq_len"], 60);
