@@ -41,9 +41,10 @@ pub struct TrainArgs {
     resume: bool,
     /// Start a new run from this model's weights (fine-tuning): a model file
     /// (ours or Magenta's .vae.json/.gen.json) or a training checkpoint. The
-    /// architecture comes from it (architecture flags must agree with it), so do
-    /// the data's units (its scale factor); step, schedules and the optimiser
-    /// start afresh from the preset and flags.
+    /// architecture comes from it (architecture flags must agree with it), and so
+    /// do its recurrent dropout (unless --dropout-keep) and the data's units (its
+    /// scale factor); step, schedules and the optimiser start afresh from the
+    /// preset and flags.
     #[arg(long, value_name = "MODEL")]
     init_from: Option<PathBuf>,
     /// Stop after this many steps in total.

@@ -10,9 +10,9 @@
 //! lr(step)   = (lr − lr_min) · decay^step + lr_min
 //! ```
 //!
-//! (times an optional linear warm-up, `warmup_steps`, for fine-tuning).
-//!
-//! with gradients clipped per value to `±grad_clip` and Adam.
+//! with gradients clipped per value to `±grad_clip` and Adam. Not in Magenta's
+//! recipe: an optional linear warm-up of the learning rate (`warmup_steps`),
+//! for fine-tuning a trained model ([`Trainer::from_model`]).
 
 pub mod adam;
 pub mod checkpoint;
