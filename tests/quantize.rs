@@ -11,8 +11,8 @@
 //! convert`, from a prior latent, reports f16 1.6e-3 and 0.35, int8 0.41 and
 //! 0.87). A better-trained, sharper model is more sensitive: where a mixture
 //! component is narrow and the next point lies many σ from it, a small error in
-//! its mean and log σ moves the log density by a lot (Magenta's sheep: f16 0.04, int8 2.3
-//! nats). The parameter bound is the check that catches a quantisation bug; the
+//! its mean and log σ moves the log density by a lot (Magenta's sheep: f16 0.04,
+//! int8 2.3 nats). The parameter bound is the check that catches a quantisation bug; the
 //! log-density bounds only catch gross ones),
 //! and a malformed int8 file is an error, not a panic.
 
