@@ -189,6 +189,91 @@ fn resume_drops_lines_logged_after_the_checkpoint() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// `--keep-snapshots N` keeps the model of each of the last N checkpoints (the
+/// newest is the final checkpoint's own model) and `average` takes them; on
+/// `--resume`, a snapshot of a step after the checkpoint (left by the stopped
+/// run) goes, instead of crowding out the resumed run's own.
+#[test]
+fn keep_snapshots_keeps_the_models_of_the_last_n_checkpoints() {
+    use sketch_rnn::weights::ModelFile;
+    let data = tiny_npz();
+    let out = std::env::temp_dir().join(format!("sketch-rnn-snap-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let dir = out.join("snapshots");
+    let names = || {
+        let mut n: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    wait(
+        train_cmd(&data, &out, 8)
+            .args(["--keep-snapshots", "3"])
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(
+        names(),
+        [
+            "step_000006.safetensors",
+            "step_000007.safetensors",
+            "step_000008.safetensors"
+        ]
+    );
+    let read = |p: PathBuf| std::fs::read(p).unwrap();
+    let (own, step) = checkpoint::model_of(&read(out.join("checkpoint.safetensors"))).unwrap();
+    assert_eq!(step, 8);
+    let newest = ModelFile::from_bytes(&read(dir.join("step_000008.safetensors"))).unwrap();
+    let oldest = ModelFile::from_bytes(&read(dir.join("step_000006.safetensors"))).unwrap();
+    assert_eq!(newest.info, own.info);
+    assert_eq!(newest.tensors.len(), own.tensors.len());
+    let mut moved = 0f32;
+    for (name, t) in &own.tensors {
+        assert_eq!(
+            common::max_abs_diff(&newest.tensors[name], t),
+            0.0,
+            "{name}"
+        );
+        moved = moved.max(common::max_abs_diff(&oldest.tensors[name], t));
+    }
+    assert!(moved > 0.0, "steps 6 and 8 should differ");
+
+    // what a run killed after a snapshot of step 99 and before its checkpoint leaves
+    std::fs::copy(
+        dir.join("step_000008.safetensors"),
+        dir.join("step_000099.safetensors"),
+    )
+    .unwrap();
+    wait(
+        train_cmd(&data, &out, 10)
+            .args(["--resume", "--keep-snapshots", "3"])
+            .spawn()
+            .unwrap(),
+    );
+    assert_eq!(
+        names(),
+        [
+            "step_000008.safetensors",
+            "step_000009.safetensors",
+            "step_000010.safetensors"
+        ]
+    );
+    let mean = out.join("mean.safetensors");
+    let mut cmd = bin();
+    cmd.arg("average");
+    for n in names() {
+        cmd.arg(dir.join(n));
+    }
+    common::assert_success(&cmd.arg("-o").arg(&mean).output().unwrap());
+    ModelFile::from_bytes(&read(mean))
+        .unwrap()
+        .build(&Device::Cpu)
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 fn train_cmd(data: &Path, out: &Path, steps: u64) -> Command {
     let mut c = bin();
     c.arg("train").arg("--data").arg(data).arg("--out").arg(out);
@@ -301,6 +386,10 @@ fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
     let last_steps: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
     assert_eq!(*last_steps.last().unwrap(), 12);
     assert!(killed.join("samples/step_000006.png").exists());
+    assert!(
+        !killed.join("snapshots").exists(),
+        "no snapshots without --keep-snapshots"
+    );
 
     // loss curves render
     let plot = root.join("loss.svg");

@@ -6,6 +6,8 @@
 //!   fsync, rename); `--resume` continues from it.
 //! * `model.safetensors`: the model with the best validation loss so far.
 //! * `metrics.jsonl`: one JSON object per logged training step and evaluation.
+//! * `snapshots/step_NNNNNN.safetensors` (with `--keep-snapshots N`): the model
+//!   at each of the last N checkpoints, for `sketch-rnn average`.
 //! * `samples/step_NNNNNN.png`: unconditional samples as training goes.
 
 use std::fs::{File, OpenOptions};
@@ -59,6 +61,11 @@ pub struct TrainArgs {
     /// Render a sample grid every N steps (0: never).
     #[arg(long, default_value_t = 200)]
     sample_every: u64,
+    /// Keep the model weights of the last N checkpoints as
+    /// OUT/snapshots/step_NNNNNN.safetensors (0: none), to average them
+    /// afterwards: `sketch-rnn average OUT/snapshots/*.safetensors -o MODEL`.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    keep_snapshots: usize,
     /// Threads for tensor operations.
     #[arg(long)]
     pub threads: Option<usize>,
@@ -262,6 +269,45 @@ fn drop_lines_after(metrics: &Path, step: u64) -> Result<()> {
     Ok(())
 }
 
+/// The file name of the snapshot of step `step` in `snapshots/`.
+fn snapshot_name(step: u64) -> String {
+    format!("step_{step:06}.safetensors")
+}
+
+/// The snapshots in `dir` as (step, path), oldest first; other files are ignored.
+fn snapshots_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e).with_context(|| format!("reading {}", dir.display())),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let path = entry?.path();
+        let step = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix("step_"))
+            .and_then(|n| n.strip_suffix(".safetensors"))
+            .and_then(|n| n.parse::<u64>().ok());
+        if let Some(step) = step {
+            found.push((step, path));
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+/// Deletes the snapshots in `dir` that `keep` rejects.
+fn remove_snapshots(dir: &Path, keep: impl Fn(usize, u64) -> bool) -> Result<()> {
+    for (i, (step, path)) in snapshots_in(dir)?.into_iter().rev().enumerate() {
+        if !keep(i, step) {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
 fn sample_grid(tr: &Trainer, path: &Path) -> Result<()> {
     let drawings = sample::sample_prior(
         &tr.model,
@@ -283,6 +329,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let (train_d, valid_d, _) = load_splits(&a.data)?;
     let device = Device::Cpu;
     let ckpt = a.out.join("checkpoint.safetensors");
+    let snapshots = a.out.join("snapshots");
     let mut tr = if a.resume {
         let bytes = std::fs::read(&ckpt)
             .with_context(|| format!("--resume: reading {}", ckpt.display()))?;
@@ -290,6 +337,10 @@ pub fn train(a: TrainArgs) -> Result<()> {
             .map_err(|e| e.in_file(ckpt.display().to_string()))?;
         eprintln!("resuming at step {} from {}", tr.step, ckpt.display());
         drop_lines_after(&a.out.join("metrics.jsonl"), tr.step)?;
+        // Snapshots of steps after the checkpoint belong to the stopped run's lost
+        // steps; the resumed run writes its own.
+        let resumed_at = tr.step;
+        remove_snapshots(&snapshots, |_, step| step <= resumed_at)?;
         tr
     } else {
         if ckpt.exists() {
@@ -399,6 +450,18 @@ pub fn train(a: TrainArgs) -> Result<()> {
             }
         }
         if tr.step % a.save_every == 0 || tr.step == a.steps || evaluate_now {
+            // The snapshot first: a run killed between the two redoes this step
+            // on --resume and writes the same snapshot again.
+            if a.keep_snapshots > 0 {
+                std::fs::create_dir_all(&snapshots)?;
+                write_atomic(
+                    &snapshots.join(snapshot_name(tr.step)),
+                    &native::write(&tr.model_file()?)?,
+                )?;
+                remove_snapshots(&snapshots, |newest_first, _| {
+                    newest_first < a.keep_snapshots
+                })?;
+            }
             write_atomic(&ckpt, &checkpoint::save(&tr)?)?;
         }
         if a.sample_every > 0 && tr.step % a.sample_every == 0 {
