@@ -200,7 +200,9 @@ fn eval_test_split(model: &Path, data: &Path, latent: &str) -> serde_json::Value
 /// mean of steps 32,175–33,250 −0.079 and 0.186; the mean of steps
 /// 42,700–43,825 −0.117 and 0.175; that mean fine-tuned at KL weight 0.1 (mean
 /// of its steps 8,583–9,095) −0.203 and 0.307; that fine-tuned again at KL
-/// weight 0.05 (mean of its steps 3,900–4,375, shipped) −0.215 and 0.341. A
+/// weight 0.05 (mean of its steps 3,900–4,375) −0.215 and 0.341, and the same
+/// run resumed (mean of its steps 8,625–9,100, shipped 2026-11-29) −0.236 and
+/// 0.398. A
 /// collapsed posterior (a decoder that ignores z) would give the same figure
 /// twice.
 #[test]

@@ -6,10 +6,12 @@
 //! with `cargo test --release --test quantize -- --nocapture`: the step-11,300
 //! model gave f16 7.2e-4 and 1.9e-2, int8 0.17 and 0.18; the step-25,500 model
 //! f16 1.4e-3 and 9.4e-3, int8 0.28 and 4.9; the shipped mean of the checkpoints
-//! of steps 32,175–33,250 f16 1.3e-3 and 0.108, int8 0.17 and 5.1; the stage-3
-//! model shipped 2026-11-29 f16 1.2e-3 and 0.25, int8 0.16 and 0.34 (`sketch-rnn
+//! of steps 32,175–33,250 f16 1.3e-3 and 0.108, int8 0.17 and 5.1; stage 3's
+//! mean of steps 3,900–4,375 f16 1.2e-3 and 0.25, int8 0.16 and 0.34 (`sketch-rnn
 //! convert`, from a prior latent, reports f16 1.6e-3 and 0.35, int8 0.41 and
-//! 0.87). A better-trained, sharper model is more sensitive: where a mixture
+//! 0.87); the shipped mean of stage 3's steps 8,625–9,100 f16 1.2e-3 and 0.40,
+//! int8 0.13 and 1.6 (`convert`: f16 1.5e-3 and 0.078, int8 0.32 and 0.24).
+//! A better-trained, sharper model is more sensitive: where a mixture
 //! component is narrow and the next point lies many σ from it, a small error in
 //! its mean and log σ moves the log density by a lot (Magenta's sheep: f16 0.04,
 //! int8 2.3 nats). The parameter bound is the check that catches a quantisation bug; the
