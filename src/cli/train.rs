@@ -298,7 +298,7 @@ fn snapshots_in(dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(found)
 }
 
-/// Deletes the snapshots in `dir` that `keep` rejects.
+/// Deletes the snapshots in `dir` that `keep(rank, step)` rejects; rank 0 is the newest.
 fn remove_snapshots(dir: &Path, keep: impl Fn(usize, u64) -> bool) -> Result<()> {
     for (i, (step, path)) in snapshots_in(dir)?.into_iter().rev().enumerate() {
         if !keep(i, step) {
