@@ -274,6 +274,35 @@ fn keep_snapshots_keeps_the_models_of_the_last_n_checkpoints() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// Regression: a new run (no `--resume`) into an OUT folder that held another
+/// run's snapshots but no checkpoint kept them beside its own, so averaging
+/// `OUT/snapshots/*` mixed two runs.
+#[test]
+fn new_run_refuses_an_out_folder_with_another_runs_snapshots() {
+    let data = tiny_npz();
+    let out = std::env::temp_dir().join(format!("sketch-rnn-stale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(out.join("snapshots")).unwrap();
+    let stale = out.join("snapshots").join("step_000040.safetensors");
+    std::fs::write(&stale, b"another run's model").unwrap();
+    let run = train_cmd(&data, &out, 2)
+        .args(["--keep-snapshots", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        !run.status.success(),
+        "a new run should refuse stale snapshots"
+    );
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        err.contains("step_000040.safetensors") && err.contains("another run"),
+        "{err}"
+    );
+    assert!(!out.join("checkpoint.safetensors").exists());
+    assert_eq!(std::fs::read(&stale).unwrap(), b"another run's model");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 fn train_cmd(data: &Path, out: &Path, steps: u64) -> Command {
     let mut c = bin();
     c.arg("train").arg("--data").arg(data).arg("--out").arg(out);

@@ -349,6 +349,15 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 ckpt.display()
             );
         }
+        // Another run's snapshots would be averaged with this run's by
+        // `sketch-rnn average OUT/snapshots/*.safetensors`.
+        if let Some((_, stale)) = snapshots_in(&snapshots)?.first() {
+            bail!(
+                "{} is a snapshot of another run: remove {} or choose another --out",
+                stale.display(),
+                snapshots.display()
+            );
+        }
         match &a.init_from {
             Some(path) => {
                 let bytes =
