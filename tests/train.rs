@@ -157,8 +157,7 @@ fn checkpoints_give_their_model_and_average_to_the_mean() {
 #[test]
 fn resume_drops_lines_logged_after_the_checkpoint() {
     let data = tiny_npz();
-    let out = std::env::temp_dir().join(format!("sketch-rnn-relog-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = fresh_dir("relog");
     wait(train_cmd(&data, &out, 6).spawn().unwrap());
     let log = out.join("metrics.jsonl");
     let mut text = std::fs::read_to_string(&log).unwrap();
@@ -197,8 +196,7 @@ fn resume_drops_lines_logged_after_the_checkpoint() {
 fn keep_snapshots_keeps_the_models_of_the_last_n_checkpoints() {
     use sketch_rnn::weights::ModelFile;
     let data = tiny_npz();
-    let out = std::env::temp_dir().join(format!("sketch-rnn-snap-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = fresh_dir("snap");
     let dir = out.join("snapshots");
     let names = || {
         let mut n: Vec<String> = std::fs::read_dir(&dir)
@@ -280,8 +278,7 @@ fn keep_snapshots_keeps_the_models_of_the_last_n_checkpoints() {
 #[test]
 fn new_run_refuses_an_out_folder_with_another_runs_snapshots() {
     let data = tiny_npz();
-    let out = std::env::temp_dir().join(format!("sketch-rnn-stale-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = fresh_dir("stale");
     std::fs::create_dir_all(out.join("snapshots")).unwrap();
     let stale = out.join("snapshots").join("step_000040.safetensors");
     std::fs::write(&stale, b"another run's model").unwrap();
@@ -301,6 +298,14 @@ fn new_run_refuses_an_out_folder_with_another_runs_snapshots() {
     assert!(!out.join("checkpoint.safetensors").exists());
     assert_eq!(std::fs::read(&stale).unwrap(), b"another run's model");
     let _ = std::fs::remove_dir_all(&out);
+}
+
+/// A scratch folder for one test, `sketch-rnn-TAG-PID` under the system's temp
+/// folder, with anything an earlier run left there removed.
+fn fresh_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("sketch-rnn-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
 }
 
 fn train_cmd(data: &Path, out: &Path, steps: u64) -> Command {
@@ -374,9 +379,8 @@ fn tiny_npz() -> PathBuf {
 #[test]
 fn sigkill_and_resume_gives_the_uninterrupted_loss_sequence() {
     let data = tiny_npz();
-    let root = std::env::temp_dir().join(format!("sketch-rnn-kill-{}", std::process::id()));
+    let root = fresh_dir("kill");
     let (straight, killed) = (root.join("straight"), root.join("killed"));
-    let _ = std::fs::remove_dir_all(&root);
     wait(train_cmd(&data, &straight, 12).spawn().unwrap());
 
     let mut child = train_cmd(&data, &killed, 12).spawn().unwrap();
@@ -606,8 +610,7 @@ fn finished_config(run: &std::process::Output, out: &Path) -> serde_json::Value 
 #[test]
 fn train_init_from_fine_tunes_a_saved_model() {
     let data = tiny_npz();
-    let root = std::env::temp_dir().join(format!("sketch-rnn-init-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
+    let root = fresh_dir("init");
     wait(train_cmd(&data, &root.join("first"), 6).spawn().unwrap());
     let model = root.join("first/model.safetensors");
     let tuned = root.join("tuned");
@@ -664,8 +667,7 @@ fn train_init_from_takes_a_magenta_model() {
         return;
     };
     let magenta = shared.join("models/magenta/sheep.gen.json");
-    let out = std::env::temp_dir().join(format!("sketch-rnn-initmag-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
+    let out = fresh_dir("initmag");
     let mut cmd = bin();
     cmd.arg("train")
         .arg("--data")
