@@ -432,6 +432,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
             bar.println(format!("step {}: non-finite loss, update skipped", r.step));
         }
         let evaluate_now = tr.step % a.eval_every == 0 || tr.step == a.steps;
+        let mut new_best = false;
         if let (true, Some(v)) = (evaluate_now, &valid) {
             let l = tr.evaluate(v)?;
             let score = l.reconstruction() + tr.config.kl_weight * l.kl.max(tr.config.kl_tolerance);
@@ -452,21 +453,26 @@ pub fn train(a: TrainArgs) -> Result<()> {
             ));
             if best {
                 tr.best_valid = Some(score);
-                write_atomic(
-                    &a.out.join("model.safetensors"),
-                    &native::write(&tr.model_file()?)?,
-                )?;
+                new_best = true;
             }
         }
-        if tr.step % a.save_every == 0 || tr.step == a.steps || evaluate_now {
+        let save_now = tr.step % a.save_every == 0 || tr.step == a.steps || evaluate_now;
+        let snapshot_now = save_now && a.keep_snapshots > 0;
+        // Serialised once for the best model and the snapshot when a step is both.
+        let model_bytes = if new_best || snapshot_now {
+            Some(native::write(&tr.model_file()?)?)
+        } else {
+            None
+        };
+        if let (true, Some(bytes)) = (new_best, &model_bytes) {
+            write_atomic(&a.out.join("model.safetensors"), bytes)?;
+        }
+        if save_now {
             // The snapshot first: a run killed between the two redoes this step
             // on --resume and writes the same snapshot again.
-            if a.keep_snapshots > 0 {
+            if let (true, Some(bytes)) = (snapshot_now, &model_bytes) {
                 std::fs::create_dir_all(&snapshots)?;
-                write_atomic(
-                    &snapshots.join(snapshot_name(tr.step)),
-                    &native::write(&tr.model_file()?)?,
-                )?;
+                write_atomic(&snapshots.join(snapshot_name(tr.step)), bytes)?;
                 remove_snapshots(&snapshots, |newest_first, _| {
                     newest_first < a.keep_snapshots
                 })?;

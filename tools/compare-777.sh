@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The 777-step comparison of issue #3, one dedicated run per seed:
+#   tools/compare-777.sh DATA.npz OUT_ROOT [SEED...]      (seeds default to 1)
+# Each seed trains the small preset for 777 steps with 2 threads into
+# OUT_ROOT/seed-S (a new run: the folder must not hold another run) and then
+# evaluates the validation split under the three definitions a reader might
+# call "validation L_R": the paper's (z = μ + σε, the training set's scale
+# factor), the validation split normalised by its own scale factor (as
+# implementations that normalise every set they load do), and z = μ. It prints
+# one line per seed and the means. Run it alone on the machine: about 777
+# training steps (10-16 min here) per seed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: tools/compare-777.sh DATA.npz OUT_ROOT [SEED...]" >&2; exit 2; }
+data=$1 root=$2
+shift 2
+seeds=("${@:-1}")
+bin=target/release/sketch-rnn
+cargo build --release --quiet --bin sketch-rnn
+mkdir -p "$root"
+results="$root/results.jsonl"
+for seed in "${seeds[@]}"; do
+  out="$root/seed-$seed"
+  start=$(date +%s)
+  $bin train --data "$data" --out "$out" --preset small --steps 777 --eval-every 777 \
+    --sample-every 0 --threads 2 --seed "$seed" > "$out.log" 2>&1
+  seconds=$(( $(date +%s) - start ))
+  paper=$($bin eval --model "$out/model.safetensors" --data "$data" --split valid)
+  own=$($bin eval --model "$out/model.safetensors" --data "$data" --split valid --own-scale)
+  mean=$($bin eval --model "$out/model.safetensors" --data "$data" --split valid --latent mean)
+  node -e '
+    const [seed, seconds, paper, own, mean] = process.argv.slice(1);
+    const p = JSON.parse(paper), o = JSON.parse(own), m = JSON.parse(mean);
+    console.log(JSON.stringify({ seed: +seed, seconds: +seconds, lr: p.lr_total, ls: p.ls, lp: p.lp,
+      kl: p.kl, lr_own_scale: o.lr_total, lr_z_mean: m.lr_total }));
+  ' "$seed" "$seconds" "$paper" "$own" "$mean" | tee -a "$results"
+done
+node -e '
+  const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);
+  const avg = (k) => (rows.reduce((s, r) => s + r[k], 0) / rows.length).toFixed(3);
+  console.log(`${rows.length} runs in ${process.argv[1]}: mean validation L_R ${avg("lr")} ` +
+    `(L_s ${avg("ls")}, L_p ${avg("lp")}, KL ${avg("kl")}); own scale ${avg("lr_own_scale")}; ` +
+    `z = mu ${avg("lr_z_mean")}. PyTorch reference (issue #3): 0.614`);
+' "$results"
