@@ -1,20 +1,29 @@
 #!/usr/bin/env bash
 # The 777-step comparison of issue #3, one dedicated run per seed:
-#   tools/compare-777.sh DATA.npz OUT_ROOT [SEED...]      (seeds default to 1)
+#   tools/compare-777.sh DATA.npz OUT_ROOT [SEED...]   (seeds default to 1; paths
+#   relative to the repository root)
 # Each seed trains the small preset for 777 steps with 2 threads into
-# OUT_ROOT/seed-S (a new run: the folder must not hold another run) and then
-# evaluates the validation split under the three definitions a reader might
-# call "validation L_R": the paper's (z = μ + σε, the training set's scale
-# factor), the validation split normalised by its own scale factor (as
-# implementations that normalise every set they load do), and z = μ. It prints
-# one line per seed and the means. Run it alone on the machine: about 777
-# training steps (10-16 min here) per seed.
+# OUT_ROOT/seed-S, then evaluates the validation split under the three
+# definitions a reader might call "validation L_R": the paper's (z = μ + σε,
+# the training set's scale factor), the validation split normalised by its own
+# scale factor (as implementations that normalise every set they load do), and
+# z = μ. It prints one line per seed and the means. Results accumulate in
+# OUT_ROOT/results.jsonl and the means are over every line in it, so later
+# calls with other seeds add to them; a seed whose folder exists is refused.
+# Run it alone on the machine: about 777 training steps (10-16 min here) per
+# seed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: tools/compare-777.sh DATA.npz OUT_ROOT [SEED...]" >&2; exit 2; }
 data=$1 root=$2
 shift 2
 seeds=("${@:-1}")
+for seed in "${seeds[@]}"; do
+  if [ -e "$root/seed-$seed" ]; then
+    echo "$root/seed-$seed exists: seed $seed has run into $root already (remove it to rerun)" >&2
+    exit 1
+  fi
+done
 bin=target/release/sketch-rnn
 cargo build --release --quiet --bin sketch-rnn
 mkdir -p "$root"
