@@ -458,25 +458,23 @@ pub fn train(a: TrainArgs) -> Result<()> {
         }
         let save_now = tr.step % a.save_every == 0 || tr.step == a.steps || evaluate_now;
         let snapshot_now = save_now && a.keep_snapshots > 0;
-        // Serialised once for the best model and the snapshot when a step is both.
-        let model_bytes = if new_best || snapshot_now {
-            Some(native::write(&tr.model_file()?)?)
-        } else {
-            None
-        };
-        if let (true, Some(bytes)) = (new_best, &model_bytes) {
-            write_atomic(&a.out.join("model.safetensors"), bytes)?;
-        }
-        if save_now {
-            // The snapshot first: a run killed between the two redoes this step
-            // on --resume and writes the same snapshot again.
-            if let (true, Some(bytes)) = (snapshot_now, &model_bytes) {
+        if new_best || snapshot_now {
+            // Serialised once for the best model and the snapshot when a step is both.
+            let bytes = native::write(&tr.model_file()?)?;
+            if new_best {
+                write_atomic(&a.out.join("model.safetensors"), &bytes)?;
+            }
+            // The snapshot before the checkpoint: a run killed between the two
+            // redoes this step on --resume and writes the same snapshot again.
+            if snapshot_now {
                 std::fs::create_dir_all(&snapshots)?;
-                write_atomic(&snapshots.join(snapshot_name(tr.step)), bytes)?;
+                write_atomic(&snapshots.join(snapshot_name(tr.step)), &bytes)?;
                 remove_snapshots(&snapshots, |newest_first, _| {
                     newest_first < a.keep_snapshots
                 })?;
             }
+        }
+        if save_now {
             write_atomic(&ckpt, &checkpoint::save(&tr)?)?;
         }
         if a.sample_every > 0 && tr.step % a.sample_every == 0 {
