@@ -9,6 +9,7 @@
 //! * `web` (wasm32 only): the `#[wasm_bindgen]` facade over [`session`].
 //! * [`weights`]: model files: ours (`.safetensors`) and Magenta's JSON.
 //! * [`render`]: SVG (and natively PNG) pictures of drawings.
+//! * [`shape_distance`]: how closely a reconstruction keeps its input's layout (Chamfer distance, retrieval).
 //! * [`rng`]: the seedable generator shared by native and wasm.
 //! * [`error`]: the one error type.
 
@@ -19,6 +20,7 @@ pub mod render;
 pub mod rng;
 pub mod sample;
 pub mod session;
+pub mod shape_distance;
 pub mod stroke;
 #[cfg(target_arch = "wasm32")]
 pub mod web;

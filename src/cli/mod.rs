@@ -16,6 +16,7 @@ use sketch_rnn::model::{Mixture, SketchRnn};
 use sketch_rnn::render::{self, Ink};
 use sketch_rnn::rng::SketchRng;
 use sketch_rnn::sample;
+use sketch_rnn::shape_distance;
 use sketch_rnn::stroke::{self, Stroke5};
 use sketch_rnn::train::checkpoint;
 use sketch_rnn::weights::{ModelFile, magenta, native};
@@ -70,7 +71,9 @@ enum Command {
         out: PathBuf,
     },
     /// Encode drawings of a data split and decode them again: originals (black)
-    /// beside the model's reconstructions (blue), as SVG and PNG grids.
+    /// beside the model's reconstructions (blue), as SVG and PNG grids, and with
+    /// --score how well the reconstructions keep their inputs' layout.
+    #[command(group(clap::ArgGroup::new("output").required(true).multiple(true).args(["out", "score"])))]
     Reconstruct {
         #[arg(long)]
         model: PathBuf,
@@ -78,6 +81,7 @@ enum Command {
         data: PathBuf,
         #[arg(long, default_value = "test")]
         split: String,
+        /// Number of drawings (the first n of the split that fit the model's N_max).
         #[arg(long, short, default_value_t = 8)]
         n: usize,
         #[arg(long, short, default_value_t = 0.2)]
@@ -85,10 +89,20 @@ enum Command {
         /// Scale of the latent noise: z = μ + σ·ε·noise (0 decodes from μ).
         #[arg(long, default_value_t = 1.0)]
         noise: f32,
+        /// Decode each drawing from a draw of the prior N(0, I) instead of its own
+        /// latent: what a model that ignored its input would score (a control for --score).
+        #[arg(long)]
+        from_prior: bool,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// Output path without extension; writes PREFIX.svg and PREFIX.png.
         #[arg(long, short)]
-        out: PathBuf,
+        out: Option<PathBuf>,
+        /// Print, as JSON, how often each reconstruction is nearer its own input than
+        /// the other inputs (Chamfer distance of outlines in a unit box; see
+        /// `shape_distance`): top-1 and top-5 retrieval, median rank and distances.
+        #[arg(long)]
+        score: bool,
     },
     /// Print the per-step mixture parameters the model computes for an input, as JSON.
     Trace {
@@ -182,9 +196,22 @@ fn run(cli: Cli) -> Result<()> {
             n,
             temperature,
             noise,
+            from_prior,
             seed,
             out,
-        } => reconstruct(&model, &data, &split, n, temperature, noise, seed, &out),
+            score,
+        } => reconstruct(&ReconstructArgs {
+            model_path: &model,
+            data: &data,
+            split: &split,
+            n,
+            temperature,
+            noise,
+            from_prior,
+            seed,
+            out: out.as_deref(),
+            score,
+        }),
         Command::Sample {
             model,
             n,
@@ -506,73 +533,117 @@ fn convert(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
-fn reconstruct(
-    model_path: &Path,
-    data: &Path,
-    split: &str,
+/// What `sketch-rnn reconstruct` was asked for.
+struct ReconstructArgs<'a> {
+    model_path: &'a Path,
+    data: &'a Path,
+    split: &'a str,
     n: usize,
     temperature: f32,
     noise: f32,
+    from_prior: bool,
     seed: u64,
-    out: &Path,
-) -> Result<()> {
-    let (file, model) = load_model(model_path)?;
+    out: Option<&'a Path>,
+    score: bool,
+}
+
+/// The JSON line `reconstruct --score` prints.
+#[derive(serde::Serialize)]
+struct ReconstructScore<'a> {
+    model: String,
+    split: &'a str,
+    latent: &'a str,
+    temperature: f32,
+    noise: f32,
+    seed: u64,
+    layout_points: usize,
+    #[serde(flatten)]
+    retrieval: shape_distance::RetrievalScore,
+}
+
+fn reconstruct(a: &ReconstructArgs) -> Result<()> {
+    let (file, model) = load_model(a.model_path)?;
     if !model.hparams.conditional() {
         bail!(
             "{}: an unconditional model cannot encode drawings",
-            model_path.display()
+            a.model_path.display()
         );
     }
-    let s = npz::read_npz(&read(data)?).map_err(|e| e.in_file(name(data)))?;
+    let s = npz::read_npz(&read(a.data)?).map_err(|e| e.in_file(name(a.data)))?;
     let originals: Vec<_> = s
-        .split(split)?
+        .split(a.split)?
         .iter()
         .filter(|d| !d.is_empty() && d.len() <= file.info.max_seq_len)
-        .take(n)
+        .take(a.n)
         .cloned()
         .collect();
-    let mut rng = SketchRng::new(seed);
+    let mut rng = SketchRng::new(a.seed);
     let mut recon = Vec::with_capacity(originals.len());
     for (k, d) in originals.iter().enumerate() {
         let rows = stroke::stroke3_to_stroke5(&stroke::normalise(d, file.info.scale_factor));
         let (mu, sigma) = model.encode(&rows[..rows.len() - 1])?;
-        let z = sample::noisy_latent(&mu, &sigma, noise, &mut rng)?;
+        let z = if a.from_prior {
+            sample::prior_latent(mu.len(), &mut rng).unwrap_or_default()
+        } else {
+            sample::noisy_latent(&mu, &sigma, a.noise, &mut rng)?
+        };
         let drawn = sample::generate(
             &model,
             Some(&z),
-            temperature,
+            a.temperature,
             file.info.max_seq_len,
-            seed.wrapping_add(k as u64),
+            a.seed.wrapping_add(k as u64),
         )?;
         recon.push(stroke::denormalise(
             &stroke::stroke5_to_stroke3(&drawn),
             file.info.scale_factor,
         ));
     }
-    let mut cells: Vec<Vec<Ink>> = Vec::new();
-    for (o, r) in originals.iter().zip(&recon) {
-        cells.push(vec![Ink {
-            strokes: o,
-            colour: "#222",
-        }]);
-        cells.push(vec![Ink {
-            strokes: r,
-            colour: "#1f5fbf",
-        }]);
+    if let Some(out) = a.out {
+        let mut cells: Vec<Vec<Ink>> = Vec::new();
+        for (o, r) in originals.iter().zip(&recon) {
+            cells.push(vec![Ink {
+                strokes: o,
+                colour: "#222",
+            }]);
+            cells.push(vec![Ink {
+                strokes: r,
+                colour: "#1f5fbf",
+            }]);
+        }
+        write(
+            &out.with_extension("svg"),
+            render::svg::grid_svg(&cells, 4, render::DEFAULT_CELL_PX).as_bytes(),
+        )?;
+        write(
+            &out.with_extension("png"),
+            &render::png::grid_png(&cells, 4, render::DEFAULT_CELL_PX)?,
+        )?;
+        eprintln!(
+            "wrote {} originals and reconstructions to {}.svg/.png",
+            originals.len(),
+            out.display()
+        );
     }
-    write(
-        &out.with_extension("svg"),
-        render::svg::grid_svg(&cells, 4, render::DEFAULT_CELL_PX).as_bytes(),
-    )?;
-    write(
-        &out.with_extension("png"),
-        &render::png::grid_png(&cells, 4, render::DEFAULT_CELL_PX)?,
-    )?;
-    eprintln!(
-        "wrote {} originals and reconstructions to {}.svg/.png",
-        originals.len(),
-        out.display()
-    );
+    if a.score {
+        let points = |ds: &[Vec<stroke::Stroke3>]| -> Vec<Vec<stroke::Point>> {
+            ds.iter()
+                .map(|d| shape_distance::layout_points(d, shape_distance::LAYOUT_POINTS))
+                .collect()
+        };
+        let retrieval = shape_distance::retrieval(&points(&recon), &points(&originals))
+            .map_err(|e| e.in_file(name(a.data)))?;
+        let line = ReconstructScore {
+            model: name(a.model_path),
+            split: a.split,
+            latent: if a.from_prior { "prior" } else { "posterior" },
+            temperature: a.temperature,
+            noise: a.noise,
+            seed: a.seed,
+            layout_points: shape_distance::LAYOUT_POINTS,
+            retrieval,
+        };
+        println!("{}", serde_json::to_string(&line)?);
+    }
     Ok(())
 }
