@@ -5,7 +5,8 @@
 # model, or a mean written there by `sketch-rnn average`), NAME_samples.png,
 # NAME_reconstructions.png, NAME_loss.svg (from METRICS.jsonl, by default
 # RUN_DIR/metrics.jsonl; give the training run's log when RUN_DIR holds only an
-# averaged model) and prints the eval figures.
+# averaged model) and prints the eval figures and the layout score of the test
+# split's reconstructions (from the drawings' own latents, then from the prior).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 run=$1 name=$2 data=$3 metrics=${4:-$1/metrics.jsonl}
@@ -19,4 +20,7 @@ $bin plot "$metrics" -o "www/models/${name}_loss.svg"
 rm -f "www/models/${name}_samples.svg" "www/models/${name}_reconstructions.svg"
 for split in valid test; do
   $bin eval --model "www/models/$name.safetensors" --data "$data" --split $split
+done
+for latent in "" --from-prior; do
+  $bin reconstruct --model "www/models/$name.safetensors" --data "$data" --split test -n 300 -t 0.2 --seed 1 --score $latent
 done
