@@ -9,8 +9,10 @@
 //! of steps 32,175–33,250 f16 1.3e-3 and 0.108, int8 0.17 and 5.1; stage 3's
 //! mean of steps 3,900–4,375 f16 1.2e-3 and 0.25, int8 0.16 and 0.34 (`sketch-rnn
 //! convert`, from a prior latent, reports f16 1.6e-3 and 0.35, int8 0.41 and
-//! 0.87); the shipped mean of stage 3's steps 8,625–9,100 f16 1.2e-3 and 0.40,
-//! int8 0.13 and 1.6 (`convert`: f16 1.5e-3 and 0.078, int8 0.32 and 0.24).
+//! 0.87); stage 3's mean of steps 8,625–9,100 f16 1.2e-3 and 0.40, int8 0.13
+//! and 1.6 (`convert`: f16 1.5e-3 and 0.078, int8 0.32 and 0.24); stage 4's
+//! mean of steps 5,825–6,300, shipped since 2026-11-29, f16 2.0e-3 and 0.38,
+//! int8 0.073 and 5.4 (`convert`: f16 3.9e-3 and 0.017, int8 0.53 and 1.23).
 //! A better-trained, sharper model is more sensitive: where a mixture
 //! component is narrow and the next point lies many σ from it, a small error in
 //! its mean and log σ moves the log density by a lot (Magenta's sheep: f16 0.04,
