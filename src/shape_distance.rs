@@ -130,6 +130,8 @@ pub struct RetrievalScore {
 /// reconstruction of `inputs[i]`; both are point sets from [`layout_points`].
 /// The rank of input `i` for reconstruction `i` is `1 + #{j ≠ i : d(r_i, x_j) ≤ d(r_i, x_i)}`,
 /// so ties count against it and an empty reconstruction ranks last.
+///
+/// Cost: `n²` Chamfer distances of `LAYOUT_POINTS²` point pairs each.
 pub fn retrieval(reconstructions: &[Vec<Point>], inputs: &[Vec<Point>]) -> Result<RetrievalScore> {
     let n = inputs.len();
     if reconstructions.len() != n {
