@@ -21,7 +21,7 @@
 //! which is what a person compares when judging layout by eye.
 
 use crate::error::{Error, Result};
-use crate::stroke::{BoundingBox, Point, Stroke3, stroke3_to_polylines};
+use crate::stroke::{Point, Stroke3, scale_to_fit, stroke3_to_polylines};
 
 /// Points [`layout_points`] places along a drawing: enough that consecutive
 /// points of a typical sheep outline lie a few hundredths of the box apart, so
@@ -36,14 +36,9 @@ pub const TOP_K: usize = 5;
 /// module doc). Pen-up moves are not drawn and get no points. A drawing whose
 /// strokes have no length (only dots) gives its dots; an empty one gives none.
 pub fn layout_points(drawing: &[Stroke3], n: usize) -> Vec<Point> {
-    let lines = stroke3_to_polylines(drawing);
-    let Some(b) = BoundingBox::of_polylines(&lines) else {
-        return Vec::new();
-    };
-    let extent = b.width().max(b.height());
-    let scale = if extent > 0.0 { 1.0 / extent } else { 1.0 };
-    let c = b.centre();
-    let unit = |p: &Point| [(p[0] - c[0]) * scale, (p[1] - c[1]) * scale];
+    // fitted into [0, 1]², then moved so the box's centre is the origin
+    let lines = scale_to_fit(&stroke3_to_polylines(drawing), 1.0, 1.0, 0.0);
+    let unit = |p: &Point| [p[0] - 0.5, p[1] - 0.5];
     // (start, end, length) of every drawn segment, in unit-box lengths
     let segments: Vec<(Point, Point, f64)> = lines
         .iter()

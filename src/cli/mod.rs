@@ -580,11 +580,11 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     let mut rng = SketchRng::new(a.seed);
     let mut recon = Vec::with_capacity(originals.len());
     for (k, d) in originals.iter().enumerate() {
-        let rows = stroke::stroke3_to_stroke5(&stroke::normalise(d, file.info.scale_factor));
-        let (mu, sigma) = model.encode(&rows[..rows.len() - 1])?;
         let z = if a.from_prior {
-            sample::prior_latent(mu.len(), &mut rng).unwrap_or_default()
+            sample::prior_latent(model.hparams.z_size, &mut rng).unwrap_or_default()
         } else {
+            let rows = stroke::stroke3_to_stroke5(&stroke::normalise(d, file.info.scale_factor));
+            let (mu, sigma) = model.encode(&rows[..rows.len() - 1])?;
             sample::noisy_latent(&mu, &sigma, a.noise, &mut rng)?
         };
         let drawn = sample::generate(
