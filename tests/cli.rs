@@ -349,3 +349,86 @@ fn average_of_a_model_with_itself() {
         assert!(d < 1e-6, "{name}: {d}");
     }
 }
+
+/// `widen` doubles the shipped sheep model's decoder (256 → 512 units) and the
+/// widened file traces the same mixtures as the original (within 1e-4: only
+/// float summation order differs; measured about 1e-6).
+#[test]
+fn widen_doubles_the_decoder_and_traces_the_same_mixtures() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/sheep.safetensors");
+    let wide = tmp("wide-sheep.safetensors");
+    let out = bin()
+        .arg("widen")
+        .arg(&shipped)
+        .args(["--factor", "2", "-o"])
+        .arg(&wide)
+        .output()
+        .unwrap();
+    common::assert_success(&out);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("256 → 512") && err.contains("parity"), "{err}");
+    let file = ModelFile::from_bytes(&std::fs::read(&wide).unwrap()).unwrap();
+    assert_eq!(file.info.hparams.dec_size, 512);
+    assert_eq!(file.info.hparams.enc_size, 128);
+    let input = tmp("wide-input.json");
+    std::fs::write(
+        &input,
+        "[[0,0,1,0,0],[0.5,0.1,1,0,0],[0.2,-0.3,1,0,0],[-0.4,0.6,0,1,0],[1.0,0.2,1,0,0]]",
+    )
+    .unwrap();
+    let z: Vec<String> = (0..64)
+        .map(|i| format!("{:.2}", (i % 7) as f32 * 0.1 - 0.3))
+        .collect();
+    let z = format!("[{}]", z.join(","));
+    let trace = |model: &Path| -> Vec<f64> {
+        let text = run(bin()
+            .arg("trace")
+            .arg("--model")
+            .arg(model)
+            .arg("--input")
+            .arg(&input)
+            .args(["--z", &z]));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut numbers = Vec::new();
+        for step in v["steps"].as_array().unwrap() {
+            for key in ["pi", "mu_x", "mu_y", "sigma_x", "sigma_y", "rho", "pen"] {
+                numbers.extend(
+                    step[key]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|x| x.as_f64().unwrap()),
+                );
+            }
+        }
+        numbers
+    };
+    let (a, b) = (trace(&shipped), trace(&wide));
+    assert_eq!(a.len(), 5 * (6 * 20 + 3));
+    assert_eq!(a.len(), b.len());
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| (x - y).abs() / x.abs().max(1.0))
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-4, "largest difference {worst}");
+}
+
+#[test]
+fn widen_refuses_a_factor_below_two() {
+    let vae = tmp("widen-factor.vae.json");
+    write_vae(&vae);
+    let out = bin()
+        .arg("widen")
+        .arg(&vae)
+        .args(["--factor", "1", "-o"])
+        .arg(tmp("widen-factor.safetensors"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("at least 2") && err.contains("widen-factor.vae.json"),
+        "{err}"
+    );
+}

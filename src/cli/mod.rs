@@ -139,6 +139,20 @@ enum Command {
         #[arg(long, short)]
         out: PathBuf,
     },
+    /// Widen a model's LSTM decoder by an integer factor without changing what it
+    /// predicts (Net2WiderNet: each unit copied, its outgoing weights shared among
+    /// the copies), so a larger model can be fine-tuned from a trained smaller one
+    /// with `train --init-from`. Prints the widened model's parity with the original.
+    Widen {
+        /// The model (.safetensors, Magenta .json) or training checkpoint.
+        model: PathBuf,
+        /// Units of the widened decoder = factor × units of the original.
+        #[arg(long)]
+        factor: usize,
+        /// The widened model (.safetensors, f32).
+        #[arg(long, short)]
+        out: PathBuf,
+    },
     /// Convert: .ndjson <-> .npz, and Magenta .json <-> .safetensors (by extension).
     Convert {
         input: PathBuf,
@@ -188,6 +202,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Eval(a) => train::eval(a),
         Command::Average { inputs, out } => average(&inputs, &out),
+        Command::Widen { model, factor, out } => widen(&model, factor, &out),
         Command::Plot { metrics, out } => plot::plot(&metrics, &out),
         Command::Reconstruct {
             model,
@@ -270,16 +285,8 @@ pub fn load_model(path: &Path) -> Result<(ModelFile, SketchRnn)> {
 fn average(inputs: &[PathBuf], out: &Path) -> Result<()> {
     let mut models = Vec::with_capacity(inputs.len());
     for (k, path) in inputs.iter().enumerate() {
-        let bytes = read(path)?;
-        let file = if checkpoint::is_checkpoint(&bytes) {
-            let (file, step) = checkpoint::model_of(&bytes).map_err(|e| e.in_file(name(path)))?;
-            eprintln!("model {k}: {} (checkpoint, step {step})", path.display());
-            file
-        } else {
-            let file = ModelFile::from_bytes(&bytes).map_err(|e| e.in_file(name(path)))?;
-            eprintln!("model {k}: {}", path.display());
-            file
-        };
+        let (file, step) = model_or_checkpoint(path)?;
+        eprintln!("model {k}: {}", described(path, step));
         models.push(file);
     }
     let mean = ModelFile::average(&models)?;
@@ -290,6 +297,49 @@ fn average(inputs: &[PathBuf], out: &Path) -> Result<()> {
         "wrote the mean of {} models to {}",
         models.len(),
         out.display()
+    );
+    Ok(())
+}
+
+/// A model file, or the model of a training checkpoint with its step.
+fn model_or_checkpoint(path: &Path) -> Result<(ModelFile, Option<u64>)> {
+    let bytes = read(path)?;
+    if checkpoint::is_checkpoint(&bytes) {
+        let (file, step) = checkpoint::model_of(&bytes).map_err(|e| e.in_file(name(path)))?;
+        Ok((file, Some(step)))
+    } else {
+        let file = ModelFile::from_bytes(&bytes).map_err(|e| e.in_file(name(path)))?;
+        Ok((file, None))
+    }
+}
+
+/// `path`, and the step when it is a checkpoint.
+fn described(path: &Path, step: Option<u64>) -> String {
+    match step {
+        Some(step) => format!("{} (checkpoint, step {step})", path.display()),
+        None => path.display().to_string(),
+    }
+}
+
+fn widen(input: &Path, factor: usize, out: &Path) -> Result<()> {
+    let (file, step) = model_or_checkpoint(input)?;
+    eprintln!("widening {}", described(input, step));
+    let wide = sketch_rnn::train::widen::widen_decoder(&file, factor)
+        .map_err(|e| e.in_file(name(input)))?;
+    let (a, b) = (file.build(&Device::Cpu)?, wide.build(&Device::Cpu)?);
+    let z = vec![0.0f32; a.hparams.z_size];
+    let z = a.hparams.conditional().then_some(&z[..]);
+    let p =
+        sketch_rnn::weights::mixture_parity(&a, &b, z, &sketch_rnn::weights::parity_input(100))?;
+    write(out, &native::write(&wide)?)?;
+    eprintln!(
+        "wrote {} ({} → {} decoder units); parity with the original at z = 0: \
+         mixture parameters {:.1e}, ln p {:.1e} nats",
+        out.display(),
+        file.info.hparams.dec_size,
+        wide.info.hparams.dec_size,
+        p.max_param,
+        p.max_log_density
     );
     Ok(())
 }

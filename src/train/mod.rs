@@ -1,5 +1,6 @@
 //! Training (native only): configuration and presets, the optimiser, one
-//! training step, evaluation and checkpoints. No file I/O here: checkpoints are
+//! training step, evaluation, checkpoints, and widening a trained decoder
+//! ([`widen`]). No file I/O here: checkpoints are
 //! bytes; the CLI writes them atomically and drives the loop.
 //!
 //! The objective is Magenta's (paper section 3.2 and `model.py`):
@@ -16,6 +17,7 @@
 
 pub mod adam;
 pub mod checkpoint;
+pub mod widen;
 
 use candle_core::{Device, Tensor};
 use candle_nn::VarMap;

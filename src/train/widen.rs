@@ -1,0 +1,133 @@
+//! Widening a trained decoder without changing what it computes (Net2WiderNet,
+//! Chen, Goodfellow & Shlens 2016, "Net2Net: Accelerating Learning via Knowledge
+//! Transfer", section 2.2), so a larger model can start from a trained smaller one
+//! instead of from scratch.
+//!
+//! Each of the decoder LSTM's `H` units is replicated `k` times, giving `k·H`
+//! units: new unit `j` is a copy of old unit `j mod H`. A copy gets the old
+//! unit's incoming weights unchanged (its columns of `W_xh`, `W_hh` and the bias,
+//! in each of the four gate blocks, and its rows of the latent-to-initial-state
+//! projection, for both `c` and `h`), so every copy has the old unit's gates and
+//! state at every step. Its outgoing weights (its rows of `W_hh` and of the
+//! output layer) are divided by `k`, so the `k` equal copies sum to the old unit's
+//! contribution:
+//!
+//! ```text
+//! W'_hh[i', (gate, j')] = W_hh[i' mod H, (gate, j' mod H)] / k
+//! W'_out[i', :]        = W_out[i' mod H, :] / k
+//! ```
+//!
+//! The widened model gives the same mixture and pen outputs as the original.
+//! Training then breaks the symmetry of the copies: recurrent dropout draws an
+//! independent mask for every unit. The encoder and the latent are unchanged.
+//!
+//! Only the plain LSTM decoder is supported: the HyperLSTM's hyper cell and
+//! the layer-norm cells' gains would need their own rules.
+
+use std::collections::HashMap;
+
+use candle_core::Tensor;
+
+use crate::error::{Error, Result};
+use crate::model::cell::{CellKind, GATES};
+use crate::model::{HParams, MAX_UNITS};
+use crate::weights::ModelFile;
+
+/// Parts of the LSTM state the initial-state projection produces, `[c, h]`.
+const STATE_PARTS: usize = 2;
+
+/// `t: [rows, blocks·H]` with each block's `H` columns repeated `k` times:
+/// `[rows, blocks·k·H]`, block by block.
+fn repeat_units(t: &Tensor, blocks: usize, units: usize, k: usize) -> Result<Tensor> {
+    let (rows, cols) = t.dims2()?;
+    if cols != blocks * units {
+        return Err(Error::Shape {
+            what: "tensor to widen".into(),
+            expected: vec![rows, blocks * units],
+            found: vec![rows, cols],
+        });
+    }
+    let t = t.reshape((rows, blocks, units))?;
+    let copies = vec![&t; k];
+    Ok(Tensor::cat(&copies, 2)?.reshape((rows, blocks * k * units))?)
+}
+
+/// `t: [H, cols]` with its rows repeated `k` times and divided by `k`: `[k·H, cols]`.
+fn split_outgoing(t: &Tensor, k: usize) -> Result<Tensor> {
+    let copies = vec![t; k];
+    Ok((Tensor::cat(&copies, 0)? / k as f64)?)
+}
+
+fn tensor<'a>(model: &'a ModelFile, name: &str) -> Result<&'a Tensor> {
+    model
+        .tensors
+        .get(name)
+        .ok_or_else(|| Error::ModelFile(format!("widen: the model has no tensor '{name}'")))
+}
+
+/// The model with its decoder widened from `H` to `factor·H` units, computing the
+/// same outputs (up to float rounding). `factor` must be at least 2.
+pub fn widen_decoder(model: &ModelFile, factor: usize) -> Result<ModelFile> {
+    let hp = &model.info.hparams;
+    if hp.cell != CellKind::Lstm {
+        return Err(Error::invalid_argument(
+            "cell",
+            format!("widening needs a plain LSTM decoder, found {:?}", hp.cell),
+        ));
+    }
+    let h = hp.dec_size;
+    let wide = factor
+        .checked_mul(h)
+        .filter(|&w| factor >= 2 && w <= MAX_UNITS);
+    let Some(wide) = wide else {
+        return Err(Error::invalid_argument(
+            "factor",
+            format!(
+                "must be at least 2 and keep the decoder within {MAX_UNITS} units; found {factor} for {h} units"
+            ),
+        ));
+    };
+    let k = factor;
+    let mut tensors: HashMap<String, Tensor> = model.tensors.clone();
+    let mut set = |name: &str, t: Tensor| {
+        tensors.insert(name.to_string(), t);
+    };
+
+    // Incoming weights: W_xh [in, 4H] → [in, 4kH]; bias [4H] → [4kH].
+    let w_xh = tensor(model, "decoder.cell.w_xh")?;
+    set("decoder.cell.w_xh", repeat_units(w_xh, GATES, h, k)?);
+    let bias = tensor(model, "decoder.cell.bias")?.unsqueeze(0)?;
+    set(
+        "decoder.cell.bias",
+        repeat_units(&bias, GATES, h, k)?.squeeze(0)?,
+    );
+    // Recurrent weights [H, 4H]: incoming columns repeated, outgoing rows split → [kH, 4kH].
+    let w_hh = tensor(model, "decoder.cell.w_hh")?;
+    set(
+        "decoder.cell.w_hh",
+        split_outgoing(&repeat_units(w_hh, GATES, h, k)?, k)?,
+    );
+    // Initial state [Nz, 2H] = [c, h] → [Nz, 2kH], for conditional models.
+    if hp.conditional() {
+        let init = tensor(model, "decoder.init.weight")?;
+        set(
+            "decoder.init.weight",
+            repeat_units(init, STATE_PARTS, h, k)?,
+        );
+        let init_b = tensor(model, "decoder.init.bias")?.unsqueeze(0)?;
+        set(
+            "decoder.init.bias",
+            repeat_units(&init_b, STATE_PARTS, h, k)?.squeeze(0)?,
+        );
+    }
+    // Output layer [H, 6M+3]: outgoing rows split → [kH, 6M+3].
+    let out = tensor(model, "decoder.output.weight")?;
+    set("decoder.output.weight", split_outgoing(out, k)?);
+
+    let mut info = model.info.clone();
+    info.hparams = HParams {
+        dec_size: wide,
+        ..hp.clone()
+    };
+    Ok(ModelFile { info, tensors })
+}
