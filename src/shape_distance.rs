@@ -116,6 +116,17 @@ pub struct RetrievalScore {
     pub median_own_distance: f64,
     /// Median Chamfer distance from a reconstruction to the other inputs (unit-box lengths).
     pub median_other_distance: f64,
+    /// Median over reconstructions of the Chamfer distance to the *nearest* input,
+    /// its own or another (unit-box lengths): whether what the model draws looks
+    /// like some drawing of the set at all, whichever one. For decodings from the
+    /// prior this measures how human-like unconditional samples are; compare it
+    /// with [`RetrievalScore::median_input_nearest_distance`].
+    pub median_nearest_distance: f64,
+    /// Median over inputs of the Chamfer distance to the nearest *other* input
+    /// (unit-box lengths): how far apart the human drawings themselves lie, the
+    /// level a model whose drawings were as human-like as the set would reach.
+    /// NaN (JSON `null`) for a single input.
+    pub median_input_nearest_distance: f64,
     /// Rank of each reconstruction's own input, in input order.
     pub ranks: Vec<usize>,
 }
@@ -126,7 +137,8 @@ pub struct RetrievalScore {
 /// The rank of input `i` for reconstruction `i` is `1 + #{j ≠ i : d(r_i, x_j) ≤ d(r_i, x_i)}`,
 /// so ties count against it and an empty reconstruction ranks last.
 ///
-/// Cost: `n²` Chamfer distances of `LAYOUT_POINTS²` point pairs each.
+/// Cost: about `1.5 n²` Chamfer distances of `LAYOUT_POINTS²` point pairs each
+/// (every reconstruction against every input, and every pair of inputs).
 pub fn retrieval(reconstructions: &[Vec<Point>], inputs: &[Vec<Point>]) -> Result<RetrievalScore> {
     let n = inputs.len();
     if reconstructions.len() != n {
@@ -145,9 +157,11 @@ pub fn retrieval(reconstructions: &[Vec<Point>], inputs: &[Vec<Point>]) -> Resul
     let mut ranks = Vec::with_capacity(n);
     let mut own = Vec::with_capacity(n);
     let mut other = Vec::with_capacity(n * (n - 1));
+    let mut nearest = Vec::with_capacity(n);
     for (i, r) in reconstructions.iter().enumerate() {
         let d: Vec<f64> = inputs.iter().map(|x| chamfer(r, x)).collect();
         let mine = d[i];
+        nearest.push(d.iter().copied().fold(f64::INFINITY, f64::min));
         let closer = d
             .iter()
             .enumerate()
@@ -161,6 +175,18 @@ pub fn retrieval(reconstructions: &[Vec<Point>], inputs: &[Vec<Point>]) -> Resul
                 .filter(|&(j, _)| j != i)
                 .map(|(_, v)| *v),
         );
+    }
+    // each input's nearest other input; chamfer is symmetric, so half the pairs do
+    let mut input_nearest = vec![f64::INFINITY; n];
+    for i in 0..n {
+        for j in i + 1..n {
+            let d = chamfer(&inputs[i], &inputs[j]);
+            input_nearest[i] = input_nearest[i].min(d);
+            input_nearest[j] = input_nearest[j].min(d);
+        }
+    }
+    if n == 1 {
+        input_nearest.clear();
     }
     let hits = |k: usize| ranks.iter().filter(|&&r| r <= k).count() as f64 / n as f64;
     let mut rank_values: Vec<f64> = ranks.iter().map(|&r| r as f64).collect();
@@ -181,6 +207,8 @@ pub fn retrieval(reconstructions: &[Vec<Point>], inputs: &[Vec<Point>]) -> Resul
         median_rank: median(&mut rank_values),
         median_own_distance: median(&mut own),
         median_other_distance: median(&mut other),
+        median_nearest_distance: median(&mut nearest),
+        median_input_nearest_distance: median(&mut input_nearest),
         ranks,
     })
 }
@@ -297,6 +325,17 @@ mod tests {
             (0.0, 0.0, 2.0)
         );
         assert!(swapped.median_own_distance > 0.1);
+        // ... yet each is a copy of some input: as near the set as can be
+        assert!(swapped.median_nearest_distance < 1e-6);
+        // the L and its mirror lie apart, so the inputs' own nearest neighbours do too
+        assert!(swapped.median_input_nearest_distance > 0.1);
+        assert!(perfect.median_nearest_distance < 1e-6);
+        assert!(perfect.median_input_nearest_distance > 0.1);
+        // a reconstruction unlike every input is far from the nearest of them
+        let dot = vec![layout_points(&[[0.0, 0.0, 1.0]], LAYOUT_POINTS)];
+        let lonely = retrieval(&dot, &inputs[..1]).unwrap();
+        assert!(lonely.median_nearest_distance > 0.1);
+        assert!(lonely.median_input_nearest_distance.is_nan());
         // an empty reconstruction ranks last
         let empty =
             retrieval(&[Vec::new(), inputs[1].clone(), inputs[2].clone()], &inputs).unwrap();

@@ -100,7 +100,9 @@ enum Command {
         out: Option<PathBuf>,
         /// Print, as JSON, how often each reconstruction is nearer its own input than
         /// the other inputs (Chamfer distance of outlines in a unit box; see
-        /// `shape_distance`): top-1 and top-5 retrieval, median rank and distances.
+        /// `shape_distance`): top-1 and top-5 retrieval, median rank and distances,
+        /// and how near each drawing lies to the nearest input of any (with
+        /// --from-prior: how human-like unconditional samples are).
         #[arg(long)]
         score: bool,
     },
