@@ -6,13 +6,17 @@
 //!   mixture outputs) for one drawing and for 9 alternative endings at once;
 //! * `decoder_step/reference/1`: the same step on candle's model;
 //! * `mixture_decode`: raw outputs to π, μ, σ, ρ, pen at τ = 0.25;
-//! * `encoder/250`: encoding a 250-row drawing to (μ, σ).
+//! * `encoder/250`: encoding a 250-row drawing to (μ, σ);
+//! * `completion_latent/50`: choosing the latent "Finish it" draws from for a
+//!   50-row drawing (the default search: 64 teacher-forced passes over it).
 //!
 //! `cargo bench --bench inference`. Run it alone on the machine.
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
 use sketch_rnn::model::fast::FastDecoder;
 use sketch_rnn::model::{CellKind, HParams, Mixture, SketchRnn};
+use sketch_rnn::rng::SketchRng;
+use sketch_rnn::sample::{self, CompletionSearch};
 use sketch_rnn::stroke::START_TOKEN;
 use sketch_rnn::weights::parity_input;
 
@@ -63,5 +67,19 @@ fn encoder(c: &mut Criterion) {
     c.bench_function("encoder/250", |b| b.iter(|| model.encode(rows).unwrap()));
 }
 
-criterion_group!(benches, decoder_step, encoder);
+fn completion_latent(c: &mut Criterion) {
+    let model = paper_size();
+    let fast = FastDecoder::from_model(&model).unwrap().unwrap();
+    let rows = &parity_input(50)[1..];
+    let (mu, sigma) = model.encode(rows).unwrap();
+    let search = CompletionSearch::default();
+    c.bench_function("completion_latent/50", |b| {
+        b.iter(|| {
+            let mut rng = SketchRng::new(1);
+            sample::completion_latent(&fast, rows, (&mu, &sigma), &search, &mut rng).unwrap()
+        })
+    });
+}
+
+criterion_group!(benches, decoder_step, encoder, completion_latent);
 criterion_main!(benches);

@@ -15,13 +15,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::SketchRnn;
 use crate::model::fast::FastDecoder;
-use crate::model::{Mixture, SketchRnn};
 use crate::rng::SketchRng;
+pub use crate::sample::CompletionSearch;
 use crate::sample::{self, Engine, Generation};
-use crate::stroke::{
-    Pen, START_TOKEN, Stroke3, Stroke5, denormalise, normalise, stroke3_to_stroke5,
-};
+use crate::stroke::{START_TOKEN, Stroke3, Stroke5, denormalise, normalise, stroke3_to_stroke5};
 use crate::weights::{ModelFile, ModelInfo};
 
 /// Most rows accepted in a drawing (the user's, or a prefix). Longer input is
@@ -33,6 +32,8 @@ pub const MAX_OFFSET_PX: f32 = 1.0e5;
 pub const MAX_GENERATED_POINTS: usize = 1000;
 /// Most alternative endings in one request.
 pub const MAX_ALTERNATIVES: usize = 32;
+/// Most candidate latents one [`Session::completion_latent`] scores.
+pub const MAX_COMPLETION_CANDIDATES: usize = 256;
 /// Most latents in one interpolation.
 pub const MAX_INTERPOLATION_STEPS: usize = 64;
 /// Largest latent-noise scale λ (1 is the VAE's own posterior sample).
@@ -290,6 +291,35 @@ impl Session {
         })
     }
 
+    /// A latent to finish `prefix` (model pixels, not empty) from: drawn from
+    /// the decoder's posterior over latents of drawings that *begin* like the
+    /// prefix ([`sample::completion_latent`]), not from the prefix's own
+    /// encoding, which reads a half-drawn sketch as a whole one and so tends to
+    /// end it at once. VAE models only.
+    pub fn completion_latent(
+        &self,
+        prefix: &[Stroke3],
+        search: &CompletionSearch,
+        seed: u64,
+    ) -> Result<Vec<f32>> {
+        if !self.model.hparams.conditional() {
+            return Err(Error::invalid_argument(
+                "latent",
+                "this model is decoder-only (unconditional) and has no latent space",
+            ));
+        }
+        check_count(
+            "completion candidates",
+            search.from_encoding + search.from_prior,
+            1,
+            MAX_COMPLETION_CANDIDATES,
+        )?;
+        let rows = self.rows(prefix, "prefix", false)?;
+        let (mu, sigma) = self.model.encode(&rows)?;
+        let mut rng = SketchRng::new(check_seed(seed)?);
+        sample::completion_latent(self.engine(), &rows, (&mu, &sigma), search, &mut rng)
+    }
+
     /// Starts a drawing: from latent `z` (VAE) or none (decoder-only), after the
     /// decoder has read `prefix` (model pixels; empty for a new drawing).
     pub fn begin(&self, z: Option<&[f32]>, prefix: &[Stroke3], seed: u64) -> Result<Drawing> {
@@ -394,23 +424,7 @@ impl Session {
     pub fn score(&self, z: Option<&[f32]>, drawing: &[Stroke3]) -> Result<Score> {
         let z = self.latent_for_decoder(z)?;
         let rows = self.rows(drawing, "drawing", false)?;
-        let engine = self.engine();
-        let mut state = engine.initial_state(z)?;
-        let mut mix = Mixture::with_components(engine.num_mixtures());
-        let mut per_point = Vec::with_capacity(rows.len());
-        for (t, row) in rows.iter().enumerate() {
-            let input = if t == 0 { START_TOKEN } else { rows[t - 1] };
-            engine.step(&mut state, &[input])?;
-            mix.set_from_raw(state.raw(0), 1.0)?;
-            let pen = match Pen::of(row) {
-                Pen::Down => 0,
-                Pen::Up => 1,
-                Pen::End => 2,
-            };
-            // Floor the density like the training loss (sketch-rnn's 1e-6 epsilon).
-            let density = mix.offset_density(row[0], row[1]) + 1e-6;
-            per_point.push(density.ln() + mix.pen[pen].max(1e-12).ln());
-        }
+        let per_point = sample::log_likelihood(self.engine(), z, &rows)?;
         let mean = per_point.iter().sum::<f32>() / per_point.len() as f32;
         Ok(Score { per_point, mean })
     }

@@ -117,6 +117,25 @@ impl Model {
             .map_err(js_error)
     }
 
+    /// A latent to finish `prefix_px` from (VAE models): drawn from the
+    /// decoder's posterior over latents of drawings that begin like it
+    /// ([`session::Session::completion_latent`], default search).
+    #[wasm_bindgen(js_name = completionLatent)]
+    pub fn completion_latent(
+        &self,
+        prefix_px: JsValue,
+        seed_value: f64,
+    ) -> Result<Vec<f32>, JsError> {
+        let prefix = drawing(prefix_px, "prefix")?;
+        self.session
+            .completion_latent(
+                &prefix,
+                &session::CompletionSearch::default(),
+                seed(seed_value)?,
+            )
+            .map_err(js_error)
+    }
+
     /// Starts a drawing from latent `z` (VAE; `undefined` for decoder-only
     /// models) after reading `prefix_px`.
     pub fn begin(

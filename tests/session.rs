@@ -5,8 +5,8 @@
 mod common;
 
 use sketch_rnn::session::{
-    Latent, MAX_ALTERNATIVES, MAX_DRAWING_POINTS, MAX_GENERATED_POINTS, MAX_NOISE, MAX_SEED,
-    Session,
+    CompletionSearch, Latent, MAX_ALTERNATIVES, MAX_COMPLETION_CANDIDATES, MAX_DRAWING_POINTS,
+    MAX_GENERATED_POINTS, MAX_NOISE, MAX_SEED, Session,
 };
 use sketch_rnn::stroke::Stroke3;
 
@@ -65,6 +65,76 @@ fn shipped_model_finishes_a_doodle_from_its_noisy_latent() {
     if d.finished() {
         assert!(s.next_points(&mut d, 5, 0.25).unwrap().is_empty());
     }
+}
+
+/// The first `k` strokes of a stroke-3 drawing.
+fn first_strokes(d: &[Stroke3], k: usize) -> Vec<Stroke3> {
+    let end = d
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r[2] > 0.5)
+        .nth(k - 1)
+        .map_or(d.len(), |(i, _)| i + 1);
+    d[..end].to_vec()
+}
+
+/// Points the model adds to `prefix` from `z` at the app's default τ 0.25.
+fn points_added(s: &Session, z: &[f32], prefix: &[Stroke3], seed: u64) -> usize {
+    let mut d = s.begin(Some(z), prefix, seed).unwrap();
+    let budget = s.info().max_seq_len - prefix.len();
+    s.next_points(&mut d, budget, 0.25).unwrap().len()
+}
+
+/// Regression (2026-12-01): "Finish it" on a half-drawn sheep (a body and a
+/// head, no legs) added a short mark or nothing. It finished from the prefix's
+/// own encoding, which reads a half drawing as a whole one. On the first 100
+/// test sheep of at least four strokes, cut after half their strokes
+/// (`examples/completion_stats.rs`, seed 1000 + k, τ 0.25): 6.0 points added on
+/// average and 46% under five points from the prefix's noisy latent (λ 0.5),
+/// against 67 and 17% from `completion_latent` (4 + 60 candidates); the human
+/// second halves have 49. Asserted here on the first 30, with margin.
+#[test]
+fn finish_it_continues_half_drawn_sheep_instead_of_ending_them() {
+    let Some(dir) = common::shared_dir() else {
+        return;
+    };
+    let bytes = std::fs::read(dir.join("data/aaron_sheep.npz")).unwrap();
+    let test = sketch_rnn::dataset::read_npz(&bytes).unwrap().test;
+    let s = sheep();
+    let max = s.info().max_seq_len;
+    let (mut own, mut decoder) = (Vec::new(), Vec::new());
+    let strokes = |d: &[Stroke3]| d.iter().filter(|r| r[2] > 0.5).count();
+    for (k, d) in test
+        .iter()
+        .filter(|d| d.len() <= max && strokes(d) >= 4)
+        .take(30)
+        .enumerate()
+    {
+        let prefix = first_strokes(d, strokes(d) / 2);
+        let seed = 1000 + k as u64;
+        let z_own = s
+            .sample_latent(&s.encode(&prefix).unwrap(), 0.5, seed)
+            .unwrap();
+        let z_dec = s
+            .completion_latent(&prefix, &CompletionSearch::default(), seed)
+            .unwrap();
+        own.push(points_added(&s, &z_own, &prefix, seed));
+        decoder.push(points_added(&s, &z_dec, &prefix, seed));
+    }
+    let mean = |v: &[usize]| v.iter().sum::<usize>() as f64 / v.len() as f64;
+    let few = |v: &[usize]| v.iter().filter(|&&n| n < 5).count();
+    assert!(
+        mean(&decoder) > 3.0 * mean(&own) && mean(&decoder) > 25.0,
+        "points added: {} from the decoder's posterior, {} from the prefix's encoding",
+        mean(&decoder),
+        mean(&own)
+    );
+    assert!(
+        few(&decoder) < few(&own),
+        "finishes under 5 points: {} against {}",
+        few(&decoder),
+        few(&own)
+    );
 }
 
 #[test]
@@ -136,6 +206,8 @@ fn magenta_decoder_only_model_draws_without_a_latent() {
     assert_invalid(s.encode(&doodle()), "unconditional");
     assert_invalid(s.prior_latent(1), "decoder-only");
     assert_invalid(s.begin(Some(&[0.0; 4]), &[], 1), "decoder-only");
+    let search = CompletionSearch::default();
+    assert_invalid(s.completion_latent(&doodle(), &search, 1), "decoder-only");
 }
 
 // One test per input check.
@@ -202,6 +274,36 @@ fn bad_counts_are_refused() {
     );
     assert_invalid(s.alternatives(Some(&z), &[], 2, 0.5, 0, 1), "max_points");
     assert_invalid(s.interpolate(&z, &z, 1, true), "steps");
+}
+
+#[test]
+fn bad_completion_searches_are_refused() {
+    let s = sheep();
+    let none = CompletionSearch {
+        from_encoding: 0,
+        from_prior: 0,
+        ..CompletionSearch::default()
+    };
+    assert_invalid(s.completion_latent(&doodle(), &none, 1), "candidates");
+    let too_many = CompletionSearch {
+        from_encoding: 1,
+        from_prior: MAX_COMPLETION_CANDIDATES,
+        ..CompletionSearch::default()
+    };
+    assert_invalid(s.completion_latent(&doodle(), &too_many, 1), "candidates");
+    for noise in [0.0, -1.0, f32::NAN] {
+        let flat = CompletionSearch {
+            encoding_noise: noise,
+            ..CompletionSearch::default()
+        };
+        assert_invalid(s.completion_latent(&doodle(), &flat, 1), "noise");
+    }
+    let search = CompletionSearch::default();
+    assert_invalid(s.completion_latent(&[], &search, 1), "prefix");
+    assert_invalid(
+        s.completion_latent(&doodle(), &search, MAX_SEED + 1),
+        "seed",
+    );
 }
 
 #[test]

@@ -154,7 +154,6 @@ pad.addEventListener('pointercancel', endStroke);
 // ---- model requests --------------------------------------------------------
 const params = () => ({
   temperature: Number(ui.temperature.value),
-  noise: Number(ui.noise.value),
   seed: seed++,
   maxPoints: info.max_seq_len,
 });
@@ -252,7 +251,7 @@ function redrawIt() {
     const redrawn = [];
     const original = snapshot().map((s) => ({ ...s, by: 'ghost' }));
     const paint = () => showResults('Your drawing and the model\'s redraw', [original, redrawn]);
-    await animate({ type: MSG.REDRAW, drawing: rows, ...params() }, [0, 0], scale, redrawn, paint);
+    await animate({ type: MSG.REDRAW, drawing: rows, noise: Number(ui.noise.value), ...params() }, [0, 0], scale, redrawn, paint);
     paint();
   });
 }

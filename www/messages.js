@@ -4,9 +4,9 @@
 //
 // page -> worker
 //   LOAD    {id, bytes: ArrayBuffer, label}                  load a model file
-//   FINISH  {id, drawing, temperature, noise, seed, maxPoints} continue the drawing
+//   FINISH  {id, drawing, temperature, seed, maxPoints}        continue the drawing
 //   REDRAW  {id, drawing, temperature, noise, seed, maxPoints} decode from the latent alone
-//   IDEAS   {id, drawing, temperature, noise, seed, maxPoints, count}
+//   IDEAS   {id, drawing, temperature, seed, maxPoints, count}
 //   MORPH   {id, drawing, temperature, seed, maxPoints, steps}
 // worker -> page
 //   LOADED  {id, info}                    the new model is in use

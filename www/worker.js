@@ -13,6 +13,12 @@ function latentFor(drawing, noise, seed) {
   return model.sampleLatent(mu, sigma, noise, seed);
 }
 
+/** The latent to finish `drawing` from: one of a drawing that begins like it
+ * (the decoder's posterior; the drawing's own encoding reads it as finished). */
+function finishingLatent(drawing, seed) {
+  return info.conditional ? model.completionLatent(drawing, seed) : undefined;
+}
+
 function stream(id, drawing, z, prefix, temperature, seed, maxPoints) {
   const d = model.begin(z, prefix, seed);
   try {
@@ -48,8 +54,8 @@ const handlers = {
     info = model.info();
     postMessage({ type: MSG.LOADED, id, info });
   },
-  [MSG.FINISH]({ id, drawing, temperature, noise, seed, maxPoints }) {
-    const z = latentFor(drawing, noise, seed);
+  [MSG.FINISH]({ id, drawing, temperature, seed, maxPoints }) {
+    const z = finishingLatent(drawing, seed);
     stream(id, drawing, z, drawing, temperature, seed, maxPoints);
   },
   [MSG.REDRAW]({ id, drawing, temperature, noise, seed, maxPoints }) {
@@ -57,8 +63,8 @@ const handlers = {
     const z = latentFor(drawing, noise, seed);
     stream(id, drawing, z, [], temperature, seed, maxPoints);
   },
-  [MSG.IDEAS]({ id, drawing, temperature, noise, seed, maxPoints, count }) {
-    const z = latentFor(drawing, noise, seed);
+  [MSG.IDEAS]({ id, drawing, temperature, seed, maxPoints, count }) {
+    const z = finishingLatent(drawing, seed);
     const drawings = model.alternatives(z, drawing, count, temperature, maxPoints, seed);
     postMessage({ type: MSG.RESULT, id, drawings });
   },

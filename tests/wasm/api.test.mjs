@@ -40,6 +40,20 @@ test('the shipped model finishes a doodle from a noisy latent', () => {
   drawing.free();
 });
 
+test('a latent to finish a drawing from, refused for decoder-only models', () => {
+  const z = sheep.completionLatent(doodle, 5);
+  assert.equal(z.length, sheep.info().z_size);
+  assert.ok(z.every(Number.isFinite));
+  assert.deepEqual(Array.from(sheep.completionLatent(doodle, 5)), Array.from(z), 'same seed, same latent');
+  assert.throws(() => sheep.completionLatent([], 5), /prefix/);
+  const gen = join(shared, 'models', 'magenta', 'bird.gen.json');
+  if (existsSync(gen)) {
+    const bird = new Model(readFileSync(gen));
+    assert.throws(() => bird.completionLatent(doodle, 5), /decoder-only/);
+    bird.free();
+  }
+});
+
 test('alternatives, interpolation, analogy and score', () => {
   const z = sheep.priorLatent(1);
   const alts = sheep.alternatives(z, doodle, 9, 0.5, 40, 2);
