@@ -26,7 +26,7 @@
 //! drawing, then each method's finish (prefix black, ending blue).
 use sketch_rnn::dataset::read_npz;
 use sketch_rnn::session::{CompletionSearch, Session};
-use sketch_rnn::shape_distance::{LAYOUT_POINTS, chamfer, layout_points, retrieval};
+use sketch_rnn::shape_distance::{LAYOUT_POINTS, layout_points, retrieval};
 use sketch_rnn::stroke::Stroke3;
 
 /// Drawings with fewer strokes are skipped (half of them says too little).
@@ -60,19 +60,6 @@ fn first_strokes(d: &[Stroke3], k: usize) -> Vec<Stroke3> {
         }
     }
     out
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    if n == 0 {
-        return f64::NAN;
-    }
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        0.5 * (v[n / 2 - 1] + v[n / 2])
-    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -141,11 +128,6 @@ fn main() -> anyhow::Result<()> {
             .iter()
             .map(|d| layout_points(d, LAYOUT_POINTS))
             .collect();
-        let dist: Vec<f64> = points
-            .iter()
-            .zip(&targets)
-            .map(|(a, b)| chamfer(a, b))
-            .collect();
         let score = retrieval(&points, &targets).expect("one finish per drawing");
         let (mean_added, few) = added.map_or((0.0, 1.0), |e| {
             (
@@ -157,7 +139,7 @@ fn main() -> anyhow::Result<()> {
             "{what:<18} points added {mean_added:>6.1}  under {FEW_POINTS}: {:>5.1}%  \
              median distance to the whole {:.4}  pairwise {:.3}  median rank {}",
             100.0 * few,
-            median(dist),
+            score.median_own_distance,
             score.pairwise,
             score.median_rank
         );

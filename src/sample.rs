@@ -15,6 +15,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::fast::{FastDecoder, FastState};
+use crate::model::mixture::{DENSITY_FLOOR, PEN_PROBABILITY_FLOOR};
 use crate::model::{DecoderState, Mixture, SketchRnn};
 use crate::rng::SketchRng;
 use crate::stroke::{Pen, START_TOKEN, Stroke5};
@@ -358,13 +359,10 @@ pub fn alternatives_one_by_one<'a>(
         .collect()
 }
 
-/// Floor added to the offset density in [`log_likelihood`], as in the training
-/// loss (sketch-rnn's 1e-6 epsilon inside `log`).
-pub const DENSITY_FLOOR: f32 = 1e-6;
-
 /// Per row of `rows` (stroke-5, normalised units, without the start token),
 /// `log p(S_t | S_<t, z)` in nats at τ = 1, teacher-forced: the offset's
 /// mixture density (plus [`DENSITY_FLOOR`]) times the pen state's probability
+/// (at least [`PEN_PROBABILITY_FLOOR`])
 /// (paper equation 9's two terms for one point).
 pub fn log_likelihood<'a>(
     engine: impl Into<Engine<'a>>,
@@ -385,7 +383,7 @@ pub fn log_likelihood<'a>(
             Pen::End => 2,
         };
         let density = mix.offset_density(row[0], row[1]) + DENSITY_FLOOR;
-        out.push(density.ln() + mix.pen[pen].max(1e-12).ln());
+        out.push(density.ln() + mix.pen[pen].max(PEN_PROBABILITY_FLOOR).ln());
     }
     Ok(out)
 }
@@ -488,7 +486,7 @@ pub fn completion_latent<'a>(
         candidates.push(noisy_latent(mu, sigma, search.encoding_noise, rng)?);
     }
     for _ in 0..search.from_prior {
-        candidates.push((0..mu.len()).map(|_| rng.normal()).collect());
+        candidates.extend(prior_latent(mu.len(), rng));
     }
     let log_likelihoods = candidates
         .iter()

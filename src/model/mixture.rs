@@ -34,6 +34,14 @@ pub const PARAMS_PER_MIXTURE: usize = 6;
 /// 11.2 strokes (10.8 in the data) and 11.2%.
 pub const DISCRETE_TEMPERATURE_FLOOR: f32 = 0.5;
 
+/// Added to [`Mixture::offset_density`] before taking its log when scoring a
+/// drawing point by point, as Magenta's sketch-rnn loss does (1e-6 inside the
+/// log), so one offset far from every component costs about 14 nats, not ∞.
+/// (Our training loss works in log space, [`crate::model::loss`], and needs none.)
+pub const DENSITY_FLOOR: f32 = 1e-6;
+/// Smallest pen probability whose log is taken when scoring a drawing.
+pub const PEN_PROBABILITY_FLOOR: f32 = 1e-12;
+
 /// The temperature of the discrete choices (mixture component and pen state)
 /// at drawing temperature `temperature` (see [`DISCRETE_TEMPERATURE_FLOOR`]).
 /// Equals `temperature` at 1.

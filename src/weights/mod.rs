@@ -13,6 +13,7 @@ use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::mixture::DENSITY_FLOOR;
 use crate::model::{HParams, Mixture, SketchRnn};
 use crate::sample::Engine;
 
@@ -215,8 +216,8 @@ pub fn mixture_parity<'a, 'b>(
             parity.max_param = parity.max_param.max((p - q).abs());
         }
         if let Some(next) = rows.get(t + 1) {
-            let la = (ma.offset_density(next[0], next[1]) + 1e-6).ln();
-            let lb = (mb.offset_density(next[0], next[1]) + 1e-6).ln();
+            let la = (ma.offset_density(next[0], next[1]) + DENSITY_FLOOR).ln();
+            let lb = (mb.offset_density(next[0], next[1]) + DENSITY_FLOOR).ln();
             parity.max_log_density = parity.max_log_density.max((la - lb).abs());
         }
     }
