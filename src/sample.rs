@@ -16,7 +16,7 @@
 use crate::error::{Error, Result};
 use crate::model::fast::{FastDecoder, FastState};
 use crate::model::mixture::{DENSITY_FLOOR, PEN_PROBABILITY_FLOOR};
-use crate::model::{DecoderState, Mixture, SketchRnn};
+use crate::model::{DecoderState, FittedPrior, Mixture, SketchRnn};
 use crate::rng::SketchRng;
 use crate::stroke::{Pen, START_TOKEN, Stroke5};
 
@@ -557,11 +557,28 @@ pub fn prior_latent(z_size: usize, rng: &mut SketchRng) -> Option<Vec<f32>> {
     (z_size > 0).then(|| (0..z_size).map(|_| rng.normal()).collect())
 }
 
+/// A latent for a new drawing ("from imagination"): from the model's fitted
+/// prior where it has one ([`FittedPrior`], the training set's aggregate
+/// posterior), else from N(0, I) ([`prior_latent`]). `None` for a decoder-only
+/// model (`z_size` 0). Latent units.
+pub fn new_drawing_latent(
+    z_size: usize,
+    fitted: Option<&FittedPrior>,
+    rng: &mut SketchRng,
+) -> Option<Vec<f32>> {
+    match fitted {
+        Some(prior) if z_size > 0 => Some(prior.sample(rng)),
+        _ => prior_latent(z_size, rng),
+    }
+}
+
 /// `n` new drawings in pixels (offsets multiplied by `scale_factor`): for a
-/// conditional model each from its own latent drawn from the prior N(0, I).
+/// conditional model each from its own latent drawn by [`new_drawing_latent`]
+/// (from `fitted` where given, else N(0, I)).
 /// Drawing `k` uses point seed `seed + k`, latents come from a generator seeded with `seed`.
 pub fn sample_prior(
     model: &SketchRnn,
+    fitted: Option<&FittedPrior>,
     n: usize,
     temperature: f32,
     max_points: usize,
@@ -571,7 +588,7 @@ pub fn sample_prior(
     let mut rng = SketchRng::new(seed);
     (0..n)
         .map(|k| {
-            let z = prior_latent(model.hparams.z_size, &mut rng);
+            let z = new_drawing_latent(model.hparams.z_size, fitted, &mut rng);
             let rows = generate(
                 model,
                 z.as_deref(),

@@ -65,6 +65,9 @@ pub struct SessionInfo {
     pub cell: String,
     /// The larger side of a typical training drawing, in model pixels.
     pub typical_size_px: f32,
+    /// New drawings take their latent from a Gaussian fitted to the training
+    /// set's latents (`sketch-rnn fit-prior`), not from N(0, I).
+    pub fitted_prior: bool,
 }
 
 /// An encoded drawing: the posterior `N(μ, σ²)` (paper equation 2), each of length N_z.
@@ -174,6 +177,7 @@ impl Session {
                 .and_then(|v| v.as_str().map(str::to_string))
                 .unwrap_or_default(),
             typical_size_px: self.info.typical_size_px.unwrap_or(QUICKDRAW_BOX_PX),
+            fitted_prior: self.info.latent_prior.is_some(),
         }
     }
 
@@ -280,10 +284,17 @@ impl Session {
         sample::noisy_latent(&latent.mu, &latent.sigma, noise, &mut rng)
     }
 
-    /// A latent drawn from the prior N(0, I) (a new drawing "from imagination").
+    /// A latent for a new drawing "from imagination" (latent units): from the
+    /// model's fitted prior where its file has one, else N(0, I)
+    /// ([`sample::new_drawing_latent`]).
     pub fn prior_latent(&self, seed: u64) -> Result<Vec<f32>> {
         let mut rng = SketchRng::new(check_seed(seed)?);
-        sample::prior_latent(self.model.hparams.z_size, &mut rng).ok_or_else(|| {
+        sample::new_drawing_latent(
+            self.model.hparams.z_size,
+            self.info.latent_prior.as_ref(),
+            &mut rng,
+        )
+        .ok_or_else(|| {
             Error::invalid_argument(
                 "latent",
                 "this model is decoder-only (unconditional) and has no latent space",

@@ -84,7 +84,7 @@ impl Model {
         })
     }
 
-    /// `{name, conditional, z_size, scale_factor, max_seq_len, dec_size, cell, typical_size_px}`.
+    /// `{name, conditional, z_size, scale_factor, max_seq_len, dec_size, cell, typical_size_px, fitted_prior}`.
     pub fn info(&self) -> Result<JsValue, JsError> {
         to_js(&self.session.info())
     }
@@ -109,7 +109,8 @@ impl Model {
             .map_err(js_error)
     }
 
-    /// A latent from the prior N(0, I).
+    /// A latent for a new drawing: from the model's fitted prior where its
+    /// file has one, else N(0, I) ([`session::Session::prior_latent`]).
     #[wasm_bindgen(js_name = priorLatent)]
     pub fn prior_latent(&self, seed_value: f64) -> Result<Vec<f32>, JsError> {
         self.session

@@ -127,6 +127,7 @@ fn cells_without_a_fast_path_fall_back_to_the_reference() {
             max_seq_len: 250,
             hparams: hp,
             typical_size_px: None,
+            latent_prior: None,
         };
         let session = Session::from_model(model, info).unwrap();
         assert!(matches!(session.engine(), Engine::Reference(_)));

@@ -58,6 +58,7 @@ fn tiny_file() -> ModelFile {
             max_seq_len: 50,
             hparams: tiny_hparams(),
             typical_size_px: None,
+            latent_prior: None,
         },
         &vm,
     )
@@ -76,6 +77,7 @@ fn gen_json() -> serde_json::Value {
             max_seq_len: 50,
             hparams: hp,
             typical_size_px: None,
+            latent_prior: None,
         },
         &vm,
     )
@@ -218,6 +220,42 @@ fn every_error_variant_from_hostile_input() {
                     .map(drop)
             }),
             |e| matches!(e, Error::NonFinite { what } if what.contains("decoder.output.bias")),
+        ),
+        (
+            "fitted latent prior of the wrong size for the model",
+            Box::new(|| {
+                let mut f = tiny_file();
+                // N_z is 4: a mean of 4 and a packed triangle of 10 would fit
+                f.info.latent_prior = Some(sketch_rnn::model::FittedPrior {
+                    mean: vec![0.0; 3],
+                    scale_tril: vec![1.0; 6],
+                    drawings: 10,
+                });
+                ModelFile::from_bytes(&native::write(&f).unwrap())?
+                    .build(&Device::Cpu)
+                    .map(drop)
+            }),
+            |e| matches!(e, Error::Shape { what, .. } if what.contains("latent prior")),
+        ),
+        (
+            "fitted latent prior whose Cholesky factor is singular",
+            Box::new(|| {
+                let mut f = tiny_file();
+                let mut scale_tril = vec![0.0; 10];
+                for i in 0..4 {
+                    scale_tril[i * (i + 1) / 2 + i] = 1.0;
+                }
+                scale_tril[2] = 0.0; // L[1][1]
+                f.info.latent_prior = Some(sketch_rnn::model::FittedPrior {
+                    mean: vec![0.0; 4],
+                    scale_tril,
+                    drawings: 10,
+                });
+                ModelFile::from_bytes(&native::write(&f).unwrap())?
+                    .build(&Device::Cpu)
+                    .map(drop)
+            }),
+            |e| matches!(e, Error::ModelFile(m) if m.contains("diagonal must be positive")),
         ),
         (
             "safetensors that is not a sketch-rnn model",

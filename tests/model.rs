@@ -247,6 +247,7 @@ fn file_of(vm: &VarMap, hp: &HParams) -> ModelFile {
             max_seq_len: 20,
             hparams: hp.clone(),
             typical_size_px: None,
+            latent_prior: None,
         },
         vm,
     )
@@ -582,6 +583,7 @@ fn average_refuses_models_that_do_not_match() {
                 max_seq_len: 20,
                 hparams: hp.clone(),
                 typical_size_px: None,
+                latent_prior: None,
             },
             &vm,
         )

@@ -334,3 +334,46 @@ fn bad_noise_and_seed_are_refused() {
     }
     assert_invalid(s.prior_latent(MAX_SEED + 1), "seed");
 }
+
+/// New drawings ("from imagination", Morph's far end) take their latent from
+/// the shipped model's fitted prior, not N(0, I): the model's latents spread
+/// about 0.2 per dimension over the training set (`sketch-rnn fit-prior`,
+/// 2026-12-01: |mean| 0.861, mean variance 0.216), so draws of N(0, I) mostly
+/// land where the decoder never saw a drawing. 4,000 draws must reproduce the
+/// stored mean (to 0.05 per dimension, about 5 standard errors of a dimension
+/// whose variance is at most 0.5) and a mean variance of 0.216 ± 0.03; draws of
+/// N(0, I) would give 0 and 1.
+#[test]
+fn new_drawings_take_their_latent_from_the_shipped_models_fitted_prior() {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/www/models/sheep.safetensors"
+    ))
+    .unwrap();
+    let prior = sketch_rnn::weights::ModelFile::from_bytes(&bytes)
+        .unwrap()
+        .info
+        .latent_prior
+        .expect("the shipped model has a fitted latent prior");
+    let s = sheep();
+    assert!(s.info().fitted_prior);
+    let n = 4_000;
+    let zs: Vec<Vec<f32>> = (0..n).map(|k| s.prior_latent(k).unwrap()).collect();
+    let z_size = s.info().z_size;
+    assert_eq!(prior.z_size(), z_size);
+    let mut mean_variance = 0.0;
+    for i in 0..z_size {
+        let mean = zs.iter().map(|z| z[i] as f64).sum::<f64>() / n as f64;
+        assert!(
+            (mean - prior.mean[i] as f64).abs() < 0.05,
+            "dimension {i}: mean of draws {mean}, fitted {}",
+            prior.mean[i]
+        );
+        mean_variance += zs.iter().map(|z| (z[i] as f64 - mean).powi(2)).sum::<f64>() / n as f64;
+    }
+    mean_variance /= z_size as f64;
+    assert!(
+        (mean_variance - 0.216).abs() < 0.03,
+        "mean variance per dimension {mean_variance}, fitted 0.216"
+    );
+}

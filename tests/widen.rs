@@ -32,6 +32,7 @@ fn file(hp: &HParams, seed: u64) -> ModelFile {
         max_seq_len: 60,
         hparams: hp.clone(),
         typical_size_px: None,
+        latent_prior: None,
     };
     ModelFile::from_varmap(info, &vm).unwrap()
 }

@@ -12,7 +12,7 @@ use candle_core::Device;
 use clap::{Parser, Subcommand};
 
 use sketch_rnn::dataset::{self, ndjson, npz};
-use sketch_rnn::model::{Mixture, SketchRnn};
+use sketch_rnn::model::{FittedPrior, Mixture, SketchRnn};
 use sketch_rnn::render::{self, Ink};
 use sketch_rnn::rng::SketchRng;
 use sketch_rnn::sample;
@@ -66,6 +66,9 @@ enum Command {
         /// Grid columns.
         #[arg(long, default_value_t = 4)]
         cols: usize,
+        /// Draw latents from N(0, I) even if the model has a fitted prior.
+        #[arg(long)]
+        standard_prior: bool,
         /// Output path without extension; writes PREFIX.svg and PREFIX.png.
         #[arg(long, short)]
         out: PathBuf,
@@ -89,10 +92,14 @@ enum Command {
         /// Scale of the latent noise: z = μ + σ·ε·noise (0 decodes from μ).
         #[arg(long, default_value_t = 1.0)]
         noise: f32,
-        /// Decode each drawing from a draw of the prior N(0, I) instead of its own
-        /// latent: what a model that ignored its input would score (a control for --score).
+        /// Decode each drawing from a draw of the model's prior (its fitted prior
+        /// where it has one, else N(0, I)) instead of its own latent: what a model
+        /// that ignored its input would score (a control for --score).
         #[arg(long)]
         from_prior: bool,
+        /// With --from-prior: draw from N(0, I) even if the model has a fitted prior.
+        #[arg(long, requires = "from_prior")]
+        standard_prior: bool,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Output path without extension; writes PREFIX.svg and PREFIX.png.
@@ -119,6 +126,21 @@ enum Command {
         /// For a VAE: a JSON array of stroke-5 rows (normalised, no start token) to encode; z = μ.
         #[arg(long)]
         strokes_to_encode: Option<PathBuf>,
+    },
+    /// Fit the Gaussian new drawings take their latent from to the latents of
+    /// a data split (the aggregate posterior; see `model::latent_prior`) and
+    /// write the model with it. VAE models only.
+    FitPrior {
+        #[arg(long)]
+        model: PathBuf,
+        /// sketch-rnn .npz files (the data the model was trained on).
+        #[arg(long, required = true, num_args = 1..)]
+        data: Vec<PathBuf>,
+        #[arg(long, default_value = "train")]
+        split: String,
+        /// The model with the prior (.safetensors, f32).
+        #[arg(long, short)]
+        out: PathBuf,
     },
     /// Train a model on sketch-rnn .npz files.
     Train(Box<train::TrainArgs>),
@@ -214,6 +236,7 @@ fn run(cli: Cli) -> Result<()> {
             temperature,
             noise,
             from_prior,
+            standard_prior,
             seed,
             out,
             score,
@@ -225,6 +248,7 @@ fn run(cli: Cli) -> Result<()> {
             temperature,
             noise,
             from_prior,
+            standard_prior,
             seed,
             out: out.as_deref(),
             score,
@@ -235,8 +259,15 @@ fn run(cli: Cli) -> Result<()> {
             temperature,
             seed,
             cols,
+            standard_prior,
             out,
-        } => sample_cmd(&model, n, temperature, seed, cols, &out),
+        } => sample_cmd(&model, n, temperature, seed, cols, standard_prior, &out),
+        Command::FitPrior {
+            model,
+            data,
+            split,
+            out,
+        } => fit_prior(&model, &data, &split, &out),
         Command::Trace {
             model,
             input,
@@ -300,6 +331,38 @@ fn average(inputs: &[PathBuf], out: &Path) -> Result<()> {
         models.len(),
         out.display()
     );
+    Ok(())
+}
+
+fn fit_prior(model_path: &Path, data: &[PathBuf], split: &str, out: &Path) -> Result<()> {
+    let (mut file, model) = load_model(model_path)?;
+    if !model.hparams.conditional() {
+        bail!(
+            "{}: a decoder-only model has no latent to fit a prior to",
+            model_path.display()
+        );
+    }
+    let mut drawings = Vec::new();
+    for path in data {
+        let splits = npz::read_npz(&read(path)?).map_err(|e| e.in_file(name(path)))?;
+        drawings.extend_from_slice(splits.split(split)?);
+    }
+    let prior = FittedPrior::fit_to_drawings(
+        &model,
+        &drawings,
+        file.info.scale_factor,
+        file.info.max_seq_len,
+    )?;
+    let spread = prior.scale_tril.iter().map(|v| v * v).sum::<f32>() / prior.z_size() as f32;
+    eprintln!(
+        "fitted to {} drawings: |mean| {:.3}, mean variance per dimension {spread:.3} (N(0, I): 0 and 1)",
+        prior.drawings,
+        prior.mean.iter().map(|v| v * v).sum::<f32>().sqrt(),
+    );
+    file.info.latent_prior = Some(prior);
+    file.build(&Device::Cpu)?;
+    write(out, &native::write(&file)?)?;
+    eprintln!("wrote {}", out.display());
     Ok(())
 }
 
@@ -420,11 +483,14 @@ fn sample_cmd(
     temperature: f32,
     seed: u64,
     cols: usize,
+    standard_prior: bool,
     out: &Path,
 ) -> Result<()> {
     let (file, model) = load_model(model_path)?;
+    let fitted = file.info.latent_prior.as_ref().filter(|_| !standard_prior);
     let drawings = sample::sample_prior(
         &model,
+        fitted,
         n,
         temperature,
         file.info.max_seq_len.max(250),
@@ -594,6 +660,7 @@ struct ReconstructArgs<'a> {
     temperature: f32,
     noise: f32,
     from_prior: bool,
+    standard_prior: bool,
     seed: u64,
     out: Option<&'a Path>,
     score: bool,
@@ -633,7 +700,12 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
     let mut recon = Vec::with_capacity(originals.len());
     for (k, d) in originals.iter().enumerate() {
         let z = if a.from_prior {
-            sample::prior_latent(model.hparams.z_size, &mut rng).unwrap_or_default()
+            let fitted = file
+                .info
+                .latent_prior
+                .as_ref()
+                .filter(|_| !a.standard_prior);
+            sample::new_drawing_latent(model.hparams.z_size, fitted, &mut rng).unwrap_or_default()
         } else {
             let rows = stroke::stroke3_to_stroke5(&stroke::normalise(d, file.info.scale_factor));
             let (mu, sigma) = model.encode(&rows[..rows.len() - 1])?;

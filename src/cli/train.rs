@@ -311,6 +311,7 @@ fn remove_snapshots(dir: &Path, keep: impl Fn(usize, u64) -> bool) -> Result<()>
 fn sample_grid(tr: &Trainer, path: &Path) -> Result<()> {
     let drawings = sample::sample_prior(
         &tr.model,
+        None,
         16,
         0.4,
         tr.config.max_seq_len,

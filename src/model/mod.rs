@@ -18,6 +18,7 @@ pub mod encoder;
 pub mod fast;
 pub mod fused;
 pub mod init;
+pub mod latent_prior;
 pub mod linear;
 pub mod loss;
 pub mod mixture;
@@ -30,6 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use cell::CellKind;
 pub use decoder::{Decoder, DecoderState};
 pub use encoder::Encoder;
+pub use latent_prior::FittedPrior;
 pub use mixture::Mixture;
 
 use crate::error::{Error, Result};

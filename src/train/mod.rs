@@ -397,6 +397,7 @@ impl Trainer {
             max_seq_len: config.max_seq_len,
             hparams: config.hparams.clone(),
             typical_size_px,
+            latent_prior: None,
         };
         let adam = Adam::new(&varmap)?;
         Ok(Trainer {

@@ -256,6 +256,7 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile> {
             max_seq_len,
             hparams,
             typical_size_px: None,
+            latent_prior: None,
         },
         tensors,
     })

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::model::mixture::DENSITY_FLOOR;
-use crate::model::{HParams, Mixture, SketchRnn};
+use crate::model::{FittedPrior, HParams, Mixture, SketchRnn};
 use crate::sample::Engine;
 
 /// What a model file says about its model besides the weights.
@@ -31,6 +31,11 @@ pub struct ModelInfo {
     /// where the file records it; front ends scale user drawings to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub typical_size_px: Option<f32>,
+    /// The Gaussian new drawings take their latent from, fitted to the
+    /// training set's aggregate posterior (`sketch-rnn fit-prior`; see
+    /// [`crate::model::latent_prior`]); `None`: the paper's N(0, I).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latent_prior: Option<FittedPrior>,
 }
 
 /// A loaded model file: its description and its tensors named by module path.
@@ -77,6 +82,9 @@ impl ModelFile {
     /// Builds the model on `device`, checking every tensor's shape against the
     /// architecture and that none holds NaN or infinity.
     pub fn build(&self, device: &Device) -> Result<SketchRnn> {
+        if let Some(prior) = &self.info.latent_prior {
+            prior.validate(self.info.hparams.z_size)?;
+        }
         for (name, t) in &self.tensors {
             let finite = t
                 .flatten_all()?
@@ -106,7 +114,8 @@ impl ModelFile {
 
     /// The element-wise mean of the weights of several models of one architecture
     /// (checkpoint averaging: the mean of the last checkpoints of a run is often
-    /// better than any one of them). Keeps the first model's info; every model
+    /// better than any one of them). Keeps the first model's info but not its
+    /// fitted latent prior (`sketch-rnn fit-prior` the mean again); every model
     /// must have the same hyperparameters, scale factor and tensor shapes.
     pub fn average(models: &[ModelFile]) -> Result<ModelFile> {
         let first = models
@@ -150,7 +159,11 @@ impl ModelFile {
             tensors.insert(name.clone(), (sum / n)?);
         }
         Ok(ModelFile {
-            info: first.info.clone(),
+            info: ModelInfo {
+                // fitted to the first model's latents, not the mean's: refit
+                latent_prior: None,
+                ..first.info.clone()
+            },
             tensors,
         })
     }

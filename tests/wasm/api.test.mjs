@@ -40,6 +40,21 @@ test('the shipped model finishes a doodle from a noisy latent', () => {
   drawing.free();
 });
 
+test('new drawings take their latent from the shipped model\'s fitted prior, not N(0, I)', () => {
+  const info = sheep.info();
+  assert.equal(info.fitted_prior, true);
+  // The fitted prior's mean variance per dimension is 0.216 (sketch-rnn fit-prior); N(0, I) would give 1.
+  const n = 1000;
+  const zs = Array.from({ length: n }, (_, k) => sheep.priorLatent(k));
+  let variance = 0;
+  for (let i = 0; i < info.z_size; i++) {
+    const mean = zs.reduce((a, z) => a + z[i], 0) / n;
+    variance += zs.reduce((a, z) => a + (z[i] - mean) ** 2, 0) / n;
+  }
+  variance /= info.z_size;
+  assert.ok(Math.abs(variance - 0.216) < 0.05, `mean variance per dimension ${variance}`);
+});
+
 test('a latent to finish a drawing from, refused for decoder-only models', () => {
   const z = sheep.completionLatent(doodle, 5);
   assert.equal(z.length, sheep.info().z_size);
