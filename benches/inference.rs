@@ -76,7 +76,7 @@ fn completion_latent(c: &mut Criterion) {
     c.bench_function("completion_latent/50", |b| {
         b.iter(|| {
             let mut rng = SketchRng::new(1);
-            sample::completion_latent(&fast, rows, (&mu, &sigma), &search, &mut rng).unwrap()
+            sample::completion_latent(&fast, rows, (&mu, &sigma), None, &search, &mut rng).unwrap()
         })
     });
 }

@@ -4,11 +4,14 @@
 //!
 //! * `prefix latent`: z = μ + λσε of the *prefix's* own encoding (the app's
 //!   "Finish it" until 2026-12-01, λ = 0.5);
-//! * `prior`: a draw of N(0, I);
+//! * `prior`: a draw of the model's prior (`Session::prior_latent`: its fitted
+//!   prior where it has one, else N(0, I));
 //! * `decoder posterior`: `Session::completion_latent` (the app's "Finish it"
 //!   since 2026-12-01): candidates from the prefix's encoding and from the
 //!   prior, one resampled by how well the decoder explains the prefix from it
-//!   (the default search: 4 + 60 candidates);
+//!   (the default search: 4 + 60 candidates), with the model's prior as p(z);
+//! * `posterior N(0,I)`: the same with p(z) = N(0, I) even for a model with a
+//!   fitted prior (`CompletionSearch::standard_prior`);
 //! * `prior-only 128`: the same with 128 candidates, all from the prior;
 //! * `whole drawing`: the encoding of the *whole* human drawing (not available
 //!   to an app; what the decoder can do when the latent knows the ending).
@@ -90,11 +93,18 @@ fn main() -> anyhow::Result<()> {
     let searches = [
         ("decoder posterior", CompletionSearch::default()),
         (
+            "posterior N(0,I)",
+            CompletionSearch {
+                standard_prior: true,
+                ..CompletionSearch::default()
+            },
+        ),
+        (
             "prior-only 128",
             CompletionSearch {
                 from_encoding: 0,
                 from_prior: 128,
-                encoding_noise: 1.0,
+                ..CompletionSearch::default()
             },
         ),
     ];

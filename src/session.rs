@@ -304,9 +304,10 @@ impl Session {
 
     /// A latent to finish `prefix` (model pixels, not empty) from: drawn from
     /// the decoder's posterior over latents of drawings that *begin* like the
-    /// prefix ([`sample::completion_latent`]), not from the prefix's own
-    /// encoding, which reads a half-drawn sketch as a whole one and so tends to
-    /// end it at once. VAE models only.
+    /// prefix ([`sample::completion_latent`], with the model's fitted prior as
+    /// p(z) where its file has one, unless `search.standard_prior`), not from
+    /// the prefix's own encoding, which reads a half-drawn sketch as a whole
+    /// one and so tends to end it at once. VAE models only.
     pub fn completion_latent(
         &self,
         prefix: &[Stroke3],
@@ -328,7 +329,14 @@ impl Session {
         let rows = self.rows(prefix, "prefix", false)?;
         let (mu, sigma) = self.model.encode(&rows)?;
         let mut rng = SketchRng::new(check_seed(seed)?);
-        sample::completion_latent(self.engine(), &rows, (&mu, &sigma), search, &mut rng)
+        sample::completion_latent(
+            self.engine(),
+            &rows,
+            (&mu, &sigma),
+            self.info.latent_prior.as_ref(),
+            search,
+            &mut rng,
+        )
     }
 
     /// Starts a drawing: from latent `z` (VAE) or none (decoder-only), after the

@@ -202,6 +202,32 @@ impl FittedPrior {
         self.transform(&eps)
     }
 
+    /// `log N(z; m, L Lᵀ)` in nats, `z`: `[N_z]` (latent units):
+    /// `−½ |u|² − Σ_i log L_ii − (N_z / 2) log 2π` with `L u = z − m` (forward
+    /// substitution).
+    pub fn log_density(&self, z: &[f32]) -> Result<f64> {
+        let n = self.z_size();
+        if z.len() != n {
+            return Err(Error::Shape {
+                what: "latent".into(),
+                expected: vec![n],
+                found: vec![z.len()],
+            });
+        }
+        let mut u = vec![0.0f64; n];
+        let mut log_det = 0.0;
+        for i in 0..n {
+            let dot: f64 = (0..i)
+                .map(|j| self.scale_tril[packed(i, j)] as f64 * u[j])
+                .sum();
+            let diagonal = self.scale_tril[packed(i, i)] as f64;
+            u[i] = (z[i] as f64 - self.mean[i] as f64 - dot) / diagonal;
+            log_det += diagonal.ln();
+        }
+        let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
+        Ok(-0.5 * u.iter().map(|v| v * v).sum::<f64>() - log_det - n as f64 * half_log_2pi)
+    }
+
     /// `m + L ε` for a given `ε` (`[N_z]`).
     fn transform(&self, eps: &[f32]) -> Vec<f32> {
         self.mean
@@ -271,6 +297,24 @@ mod tests {
         assert!((cov(0, 0, m0, m0) - 0.16).abs() < 0.005);
         assert!((cov(0, 1, m0, m1) + 0.12).abs() < 0.005);
         assert!((cov(1, 1, m1, m1) - 0.10).abs() < 0.005);
+    }
+
+    /// Against the closed form of a 2-d Gaussian: Σ = [[0.16, −0.12], [−0.12, 0.10]],
+    /// det Σ = 0.0016, Σ⁻¹ = [[0.10, 0.12], [0.12, 0.16]] / 0.0016.
+    #[test]
+    fn log_density_is_the_gaussians() {
+        let p = FittedPrior {
+            mean: vec![0.5, -1.0],
+            scale_tril: vec![0.4, -0.3, 0.1],
+            drawings: 2,
+        };
+        let z = [0.7f32, -1.3];
+        let d = [0.2f64, -0.3];
+        let quad = (0.10 * d[0] * d[0] + 2.0 * 0.12 * d[0] * d[1] + 0.16 * d[1] * d[1]) / 0.0016;
+        let expected = -0.5 * quad - 0.5 * 0.0016f64.ln() - (2.0 * std::f64::consts::PI).ln();
+        let got = p.log_density(&z).unwrap();
+        assert!((got - expected).abs() < 1e-4, "{got} vs {expected}");
+        assert!(matches!(p.log_density(&[0.0]), Err(Error::Shape { .. })));
     }
 
     #[test]
