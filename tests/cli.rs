@@ -347,6 +347,12 @@ fn fit_prior_writes_a_model_whose_new_drawings_use_it() {
     assert_eq!(prior.drawings, kept);
     assert_eq!(prior.z_size(), 8);
     prior.validate(8).unwrap();
+    let info = run(bin().arg("info").arg(&out));
+    assert!(
+        info.contains(&format!("latent prior: fitted to {kept} drawings")),
+        "{info}"
+    );
+    assert!(run(bin().arg("info").arg(&vae)).contains("latent prior: N(0, I)"));
     let sample = |extra: &[&str]| {
         let prefix = tmp(&format!("fit-prior-sample{}", extra.len()));
         run(bin()

@@ -353,11 +353,11 @@ fn fit_prior(model_path: &Path, data: &[PathBuf], split: &str, out: &Path) -> Re
         file.info.scale_factor,
         file.info.max_seq_len,
     )?;
-    let spread = prior.scale_tril.iter().map(|v| v * v).sum::<f32>() / prior.z_size() as f32;
     eprintln!(
-        "fitted to {} drawings: |mean| {:.3}, mean variance per dimension {spread:.3} (N(0, I): 0 and 1)",
+        "fitted to {} drawings: |mean| {:.3}, mean variance per dimension {:.3} (N(0, I): 0 and 1)",
         prior.drawings,
         prior.mean.iter().map(|v| v * v).sum::<f32>().sqrt(),
+        prior.mean_variance(),
     );
     file.info.latent_prior = Some(prior);
     file.build(&Device::Cpu)?;
@@ -466,6 +466,15 @@ fn info(path: &Path) -> Result<()> {
             "  scale factor {} px per unit, max_seq_len {}",
             i.scale_factor, i.max_seq_len
         );
+        match &i.latent_prior {
+            Some(p) => println!(
+                "  latent prior: fitted to {} drawings, mean variance per dimension {:.3}",
+                p.drawings,
+                p.mean_variance()
+            ),
+            None if i.hparams.conditional() => println!("  latent prior: N(0, I)"),
+            None => {}
+        }
         let mut names: Vec<_> = file.tensors.iter().collect();
         names.sort_by_key(|(n, _)| n.as_str());
         let total: usize = names.iter().map(|(_, t)| t.elem_count()).sum();

@@ -161,6 +161,11 @@ impl FittedPrior {
         FittedPrior::fit(&posteriors)
     }
 
+    /// The mean variance per dimension, `trace(Σ) / N_z` (N(0, I): 1).
+    pub fn mean_variance(&self) -> f32 {
+        self.scale_tril.iter().map(|v| v * v).sum::<f32>() / self.z_size().max(1) as f32
+    }
+
     /// N_z, the latent size it is over.
     pub fn z_size(&self) -> usize {
         self.mean.len()
@@ -271,6 +276,7 @@ mod tests {
         }
         assert!((p.mean[0] - 1.0).abs() < 0.02 && (p.mean[1] + 2.0).abs() < 0.02);
         assert_eq!(p.drawings, 20_000);
+        assert!((p.mean_variance() - (0.26 + 0.17) / 2.0).abs() < 0.01);
         p.validate(2).unwrap();
     }
 
