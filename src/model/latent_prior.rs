@@ -27,9 +27,10 @@ use crate::model::SketchRnn;
 use crate::rng::SketchRng;
 use crate::stroke::{Stroke3, normalise, stroke3_to_stroke5};
 
-/// Fewest posteriors [`FittedPrior::fit`] accepts: a covariance of N_z
-/// dimensions from fewer drawings than that would be mostly noise, and the
-/// fit is meant to run over a whole training split.
+/// Fewest posteriors [`FittedPrior::fit`] accepts: one drawing has no spread
+/// to fit. The fit is meant for a whole training split; from fewer drawings
+/// than N_z the covariance of the μ is mostly noise (the mean σ² still keeps Σ
+/// positive definite).
 pub const MIN_FIT_DRAWINGS: usize = 2;
 
 /// A Gaussian `N(mean, L Lᵀ)` over latents, fitted to a model's aggregate
