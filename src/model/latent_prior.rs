@@ -205,7 +205,15 @@ impl FittedPrior {
     /// `z = m + L ε` with `ε ~ N(0, I)` drawn from `rng` (latent units).
     pub fn sample(&self, rng: &mut SketchRng) -> Vec<f32> {
         let eps: Vec<f32> = (0..self.z_size()).map(|_| rng.normal()).collect();
-        self.transform(&eps)
+        self.mean
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| {
+                m + (0..=i)
+                    .map(|j| self.scale_tril[packed(i, j)] * eps[j])
+                    .sum::<f32>()
+            })
+            .collect()
     }
 
     /// `log N(z; m, L Lᵀ)` in nats, `z`: `[N_z]` (latent units):
@@ -232,19 +240,6 @@ impl FittedPrior {
         }
         let half_log_2pi = 0.5 * (2.0 * std::f64::consts::PI).ln();
         Ok(-0.5 * u.iter().map(|v| v * v).sum::<f64>() - log_det - n as f64 * half_log_2pi)
-    }
-
-    /// `m + L ε` for a given `ε` (`[N_z]`).
-    fn transform(&self, eps: &[f32]) -> Vec<f32> {
-        self.mean
-            .iter()
-            .enumerate()
-            .map(|(i, &m)| {
-                m + (0..=i)
-                    .map(|j| self.scale_tril[packed(i, j)] * eps[j])
-                    .sum::<f32>()
-            })
-            .collect()
     }
 }
 
@@ -281,13 +276,19 @@ mod tests {
         p.validate(2).unwrap();
     }
 
-    #[test]
-    fn samples_have_the_fitted_mean_and_covariance() {
-        let p = FittedPrior {
+    /// `N((0.5, −1), L Lᵀ)` with `L = [[0.4, 0], [−0.3, 0.1]]`:
+    /// Σ = [[0.16, −0.12], [−0.12, 0.10]].
+    fn two_d() -> FittedPrior {
+        FittedPrior {
             mean: vec![0.5, -1.0],
             scale_tril: vec![0.4, -0.3, 0.1],
             drawings: 2,
-        };
+        }
+    }
+
+    #[test]
+    fn samples_have_the_fitted_mean_and_covariance() {
+        let p = two_d();
         let mut rng = SketchRng::new(9);
         let n = 40_000;
         let zs: Vec<Vec<f32>> = (0..n).map(|_| p.sample(&mut rng)).collect();
@@ -310,11 +311,7 @@ mod tests {
     /// det Σ = 0.0016, Σ⁻¹ = [[0.10, 0.12], [0.12, 0.16]] / 0.0016.
     #[test]
     fn log_density_is_the_gaussians() {
-        let p = FittedPrior {
-            mean: vec![0.5, -1.0],
-            scale_tril: vec![0.4, -0.3, 0.1],
-            drawings: 2,
-        };
+        let p = two_d();
         let z = [0.7f32, -1.3];
         let d = [0.2f64, -0.3];
         let quad = (0.10 * d[0] * d[0] + 2.0 * 0.12 * d[0] * d[1] + 0.16 * d[1] * d[1]) / 0.0016;
