@@ -101,6 +101,68 @@ fn checkpoint_round_trip_continues_identically() {
     assert_eq!(reference, resumed);
 }
 
+/// Scheduled sampling changes what the decoder reads and nothing else: the
+/// encoder still reads the human drawing (the same L_KL from the same noise),
+/// while the decoder's loss on the human targets changes.
+#[test]
+fn scheduled_sampling_feeds_the_decoder_its_own_samples_not_the_encoder() {
+    let (data, _) = drawings();
+    let first_step = |p: f32| {
+        let mut c = tiny(CellKind::Lstm);
+        c.hparams.recurrent_dropout_keep = 1.0;
+        c.scheduled_sampling = p;
+        let mut tr = Trainer::new(c, "t", &data, &Device::Cpu).unwrap();
+        tr.train_step().unwrap().losses
+    };
+    let (teacher, own) = (first_step(0.0), first_step(1.0));
+    assert_eq!(teacher.kl, own.kl);
+    assert!(
+        (teacher.ls - own.ls).abs() > 1e-4,
+        "L_s {} vs {}",
+        teacher.ls,
+        own.ls
+    );
+}
+
+/// With scheduled sampling a run still learns, and a checkpoint (which keeps
+/// the probability and the generator) continues it identically.
+#[test]
+fn scheduled_sampling_learns_and_resumes_identically() {
+    let (data, _) = drawings();
+    let mut c = tiny(CellKind::Lstm);
+    c.scheduled_sampling = 0.5;
+    let mut a = Trainer::new(c.clone(), "t", &data, &Device::Cpu).unwrap();
+    let valid = a.dataset(&data[..64]).unwrap();
+    let before = a.evaluate(&valid).unwrap().reconstruction();
+    let reference: Vec<f64> = (0..40).map(|_| a.train_step().unwrap().cost).collect();
+    let after = a.evaluate(&valid).unwrap().reconstruction();
+    assert!(after < before - 0.1, "validation L_R {before} -> {after}");
+    let mut b = Trainer::new(c, "t", &data, &Device::Cpu).unwrap();
+    let mut resumed: Vec<f64> = (0..20).map(|_| b.train_step().unwrap().cost).collect();
+    let bytes = checkpoint::save(&b).unwrap();
+    drop(b);
+    let mut r = checkpoint::load(&bytes, &data, &Device::Cpu).unwrap();
+    assert_eq!(r.config.scheduled_sampling, 0.5);
+    resumed.extend((0..20).map(|_| r.train_step().unwrap().cost));
+    assert_eq!(reference, resumed);
+}
+
+#[test]
+fn scheduled_sampling_must_be_a_probability() {
+    let (data, _) = drawings();
+    for p in [-0.1, 1.5, f32::NAN] {
+        let mut c = tiny(CellKind::Lstm);
+        c.scheduled_sampling = p;
+        let e = Trainer::new(c, "t", &data, &Device::Cpu).err().unwrap();
+        assert!(e.to_string().contains("scheduled_sampling"), "{e}");
+    }
+    let mut c = tiny(CellKind::Lstm);
+    c.scheduled_sampling = 0.5;
+    c.scheduled_sampling_temperature = 0.0;
+    let e = Trainer::new(c, "t", &data, &Device::Cpu).err().unwrap();
+    assert!(e.to_string().contains("temperature"), "{e}");
+}
+
 /// `checkpoint::model_of` gives the trainer's own model and step, and `average`
 /// of two checkpoints of one run is the element-wise mean of their weights.
 #[test]

@@ -115,6 +115,13 @@ pub struct TrainArgs {
     random_scale: Option<f32>,
     #[arg(long)]
     point_drop: Option<f32>,
+    /// Scheduled sampling: probability that a decoder input is the model's own
+    /// sample instead of the human point (0: teacher forcing, as in the paper).
+    #[arg(long, value_name = "P")]
+    scheduled_sampling: Option<f32>,
+    /// Temperature of scheduled sampling's samples.
+    #[arg(long, value_name = "T")]
+    scheduled_sampling_temperature: Option<f32>,
 }
 
 #[derive(Args)]
@@ -204,6 +211,11 @@ fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
     set!(c.grad_clip, a.grad_clip);
     set!(c.random_scale, a.random_scale);
     set!(c.point_drop, a.point_drop);
+    set!(c.scheduled_sampling, a.scheduled_sampling);
+    set!(
+        c.scheduled_sampling_temperature,
+        a.scheduled_sampling_temperature
+    );
     c.validate()?;
     Ok(c)
 }

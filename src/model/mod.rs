@@ -239,6 +239,22 @@ impl SketchRnn {
         strokes: &[f32],
         lengths: &[usize],
         latent: LatentInput,
+        dropout: Option<&mut cell::Dropout>,
+    ) -> Result<ForwardOutput> {
+        self.forward_with_inputs(strokes, strokes, lengths, latent, dropout)
+    }
+
+    /// [`SketchRnn::forward_with_latent`] with the decoder reading
+    /// `decoder_strokes` (same layout and size as `strokes`) instead of the
+    /// drawings the encoder reads: for scheduled sampling
+    /// ([`crate::train::scheduled_sampling`]), whose decoder inputs are partly
+    /// the model's own samples.
+    pub fn forward_with_inputs(
+        &self,
+        strokes: &[f32],
+        decoder_strokes: &[f32],
+        lengths: &[usize],
+        latent: LatentInput,
         mut dropout: Option<&mut cell::Dropout>,
     ) -> Result<ForwardOutput> {
         let batch = lengths.len();
@@ -247,6 +263,13 @@ impl SketchRnn {
                 what: "batch strokes".into(),
                 expected: vec![batch, 0, STROKE_WIDTH],
                 found: vec![strokes.len()],
+            });
+        }
+        if decoder_strokes.len() != strokes.len() {
+            return Err(Error::Shape {
+                what: "decoder inputs".into(),
+                expected: vec![strokes.len()],
+                found: vec![decoder_strokes.len()],
             });
         }
         let steps = strokes.len() / (batch * STROKE_WIDTH) - 1; // N_max
@@ -287,7 +310,7 @@ impl SketchRnn {
             for b in 0..batch {
                 let o = (b * (steps + 1) + t) * STROKE_WIDTH;
                 let d = (t * batch + b) * STROKE_WIDTH;
-                xs[d..d + STROKE_WIDTH].copy_from_slice(&strokes[o..o + STROKE_WIDTH]);
+                xs[d..d + STROKE_WIDTH].copy_from_slice(&decoder_strokes[o..o + STROKE_WIDTH]);
             }
         }
         let xs = Tensor::from_vec(xs, (steps, batch, STROKE_WIDTH), &self.device)?;

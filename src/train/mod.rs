@@ -13,10 +13,12 @@
 //!
 //! with gradients clipped per value to `±grad_clip` and Adam. Not in Magenta's
 //! recipe: an optional linear warm-up of the learning rate (`warmup_steps`),
-//! for fine-tuning a trained model ([`Trainer::from_model`]).
+//! for fine-tuning a trained model ([`Trainer::from_model`]), and optional
+//! scheduled sampling of the decoder's inputs ([`scheduled_sampling`]).
 
 pub mod adam;
 pub mod checkpoint;
+pub mod scheduled_sampling;
 pub mod widen;
 
 use candle_core::{Device, Tensor};
@@ -62,12 +64,24 @@ pub struct TrainConfig {
     pub grad_clip: f64,
     pub random_scale: f32,
     pub point_drop: f32,
+    /// Scheduled sampling: the probability that a decoder input is the model's
+    /// own sample rather than the human point ([`scheduled_sampling`]; 0: plain
+    /// teacher forcing, as in the paper).
+    #[serde(default)]
+    pub scheduled_sampling: f32,
+    /// Temperature τ of scheduled sampling's samples.
+    #[serde(default = "unit_temperature")]
+    pub scheduled_sampling_temperature: f32,
     pub seed: u64,
     /// What the run's weights started from: `None` for the seeded
     /// initialisation, else a description of the model it fine-tunes
     /// (see [`Trainer::from_model`]). Provenance only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init_from: Option<String>,
+}
+
+fn unit_temperature() -> f32 {
+    1.0
 }
 
 impl TrainConfig {
@@ -96,6 +110,8 @@ impl TrainConfig {
             grad_clip: 1.0,
             random_scale: 0.15,
             point_drop: 0.10,
+            scheduled_sampling: 0.0,
+            scheduled_sampling_temperature: unit_temperature(),
             seed: 1,
             init_from: None,
         }
@@ -139,6 +155,16 @@ impl TrainConfig {
                 ));
             }
         }
+        if !(0.0..=1.0).contains(&self.scheduled_sampling) {
+            return Err(Error::invalid_argument(
+                "scheduled_sampling",
+                format!(
+                    "must be a probability in [0, 1], found {}",
+                    self.scheduled_sampling
+                ),
+            ));
+        }
+        crate::sample::check_temperature(self.scheduled_sampling_temperature)?;
         if self.batch_size == 0 || self.max_seq_len == 0 {
             return Err(Error::invalid_argument(
                 "batch_size/max_seq_len",
@@ -215,14 +241,18 @@ pub struct Trainer {
 }
 
 /// `L_s, L_p` and KL (scalar tensors) of a batch.
+/// `decoder_inputs` (scheduled sampling) replaces what the decoder reads;
+/// the targets are always `strokes`.
 fn batch_losses(
     model: &SketchRnn,
     strokes: &[f32],
+    decoder_inputs: Option<&[f32]>,
     lengths: &[usize],
     latent: LatentInput,
     dropout: Option<&mut Dropout>,
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
-    let out = model.forward_with_latent(strokes, lengths, latent, dropout)?;
+    let inputs = decoder_inputs.unwrap_or(strokes);
+    let out = model.forward_with_inputs(strokes, inputs, lengths, latent, dropout)?;
     let target = model.targets(strokes, lengths.len())?;
     let (ls, lp) = reconstruction_loss(&out.logits, &target, model.hparams.num_mixtures)?;
     let kl = match (&out.mu, &out.presig) {
@@ -288,7 +318,7 @@ pub fn evaluate_with_latent(
             (EvalLatent::Prior, Some(e)) => LatentInput::Given(e),
             (_, e) => LatentInput::Posterior(e),
         };
-        let (bls, blp, bkl) = batch_losses(model, &b.strokes, &b.lengths, latent, None)?;
+        let (bls, blp, bkl) = batch_losses(model, &b.strokes, None, &b.lengths, latent, None)?;
         let w = idx.len() as f64;
         ls += scalar(&bls)? * w;
         lp += scalar(&blp)? * w;
@@ -439,6 +469,27 @@ impl Trainer {
         } else {
             None
         };
+        let decoder_inputs = if c.scheduled_sampling > 0.0 {
+            // Pass 1 of scheduled sampling: what the model would draw, teacher-forced.
+            let out = self.model.forward_with_latent(
+                &batch.strokes,
+                &batch.lengths,
+                LatentInput::Posterior(eps.as_ref()),
+                None,
+            )?;
+            let logits = out.logits.detach().flatten_all()?.to_vec1::<f32>()?;
+            Some(scheduled_sampling::mix_decoder_inputs(
+                &batch.strokes,
+                &logits,
+                b,
+                c.hparams.num_mixtures,
+                c.scheduled_sampling,
+                c.scheduled_sampling_temperature,
+                &mut self.rng,
+            )?)
+        } else {
+            None
+        };
         let keep = c.hparams.recurrent_dropout_keep;
         let mut dropout = Dropout {
             keep,
@@ -448,6 +499,7 @@ impl Trainer {
         let (ls, lp, kl) = batch_losses(
             &self.model,
             &batch.strokes,
+            decoder_inputs.as_deref(),
             &batch.lengths,
             LatentInput::Posterior(eps.as_ref()),
             dropout,
