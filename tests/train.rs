@@ -101,6 +101,16 @@ fn checkpoint_round_trip_continues_identically() {
     assert_eq!(reference, resumed);
 }
 
+/// The tiny configuration with scheduled sampling at `p` and no recurrent
+/// dropout (so only the mixing draws from the generator).
+fn sampling(p: f32, correct_drift: bool) -> TrainConfig {
+    let mut c = tiny(CellKind::Lstm);
+    c.hparams.recurrent_dropout_keep = 1.0;
+    c.scheduled_sampling = p;
+    c.scheduled_sampling_correct_drift = correct_drift;
+    c
+}
+
 /// Scheduled sampling changes what the decoder reads and nothing else: the
 /// encoder still reads the human drawing (the same L_KL from the same noise),
 /// while the decoder's loss on the human targets changes.
@@ -108,10 +118,7 @@ fn checkpoint_round_trip_continues_identically() {
 fn scheduled_sampling_feeds_the_decoder_its_own_samples_not_the_encoder() {
     let (data, _) = drawings();
     let first_step = |p: f32| {
-        let mut c = tiny(CellKind::Lstm);
-        c.hparams.recurrent_dropout_keep = 1.0;
-        c.scheduled_sampling = p;
-        let mut tr = Trainer::new(c, "t", &data, &Device::Cpu).unwrap();
+        let mut tr = Trainer::new(sampling(p, false), "t", &data, &Device::Cpu).unwrap();
         tr.train_step().unwrap().losses
     };
     let (teacher, own) = (first_step(0.0), first_step(1.0));
@@ -145,6 +152,25 @@ fn scheduled_sampling_learns_and_resumes_identically() {
     assert_eq!(r.config.scheduled_sampling, 0.5);
     resumed.extend((0..20).map(|_| r.train_step().unwrap().cost));
     assert_eq!(reference, resumed);
+}
+
+/// Drift correction changes only what the decoder predicts: the same samples
+/// are drawn (same generator), the encoder's L_KL is the same, the decoder's
+/// L_s on the corrected targets differs; a checkpoint keeps the setting.
+#[test]
+fn scheduled_sampling_drift_correction_changes_the_targets_and_is_checkpointed() {
+    let (data, _) = drawings();
+    let trainer =
+        |correct: bool| Trainer::new(sampling(0.5, correct), "t", &data, &Device::Cpu).unwrap();
+    let (mut human, mut corrected) = (trainer(false), trainer(true));
+    let (h, c) = (
+        human.train_step().unwrap().losses,
+        corrected.train_step().unwrap().losses,
+    );
+    assert_eq!(h.kl, c.kl);
+    assert!((h.ls - c.ls).abs() > 1e-4, "L_s {} vs {}", h.ls, c.ls);
+    let r = checkpoint::load(&checkpoint::save(&corrected).unwrap(), &data, &Device::Cpu).unwrap();
+    assert!(r.config.scheduled_sampling_correct_drift);
 }
 
 #[test]

@@ -122,6 +122,11 @@ pub struct TrainArgs {
     /// Temperature of scheduled sampling's samples.
     #[arg(long, value_name = "T")]
     scheduled_sampling_temperature: Option<f32>,
+    /// With scheduled sampling, train the decoder to bring the drawing back to
+    /// the human path after one of its own points (targets corrected for the
+    /// drift) instead of repeating the human offsets.
+    #[arg(long)]
+    scheduled_sampling_correct_drift: bool,
 }
 
 #[derive(Args)]
@@ -216,6 +221,9 @@ fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
         c.scheduled_sampling_temperature,
         a.scheduled_sampling_temperature
     );
+    if a.scheduled_sampling_correct_drift {
+        c.scheduled_sampling_correct_drift = true;
+    }
     c.validate()?;
     Ok(c)
 }

@@ -72,6 +72,11 @@ pub struct TrainConfig {
     /// Temperature τ of scheduled sampling's samples.
     #[serde(default = "unit_temperature")]
     pub scheduled_sampling_temperature: f32,
+    /// Scheduled sampling's targets bring the drawing back to the human path
+    /// after each sample instead of repeating the human offsets
+    /// ([`scheduled_sampling`]'s drift correction).
+    #[serde(default)]
+    pub scheduled_sampling_correct_drift: bool,
     pub seed: u64,
     /// What the run's weights started from: `None` for the seeded
     /// initialisation, else a description of the model it fine-tunes
@@ -112,6 +117,7 @@ impl TrainConfig {
             point_drop: 0.10,
             scheduled_sampling: 0.0,
             scheduled_sampling_temperature: unit_temperature(),
+            scheduled_sampling_correct_drift: false,
             seed: 1,
             init_from: None,
         }
@@ -241,19 +247,22 @@ pub struct Trainer {
 }
 
 /// `L_s, L_p` and KL (scalar tensors) of a batch.
-/// `decoder_inputs` (scheduled sampling) replaces what the decoder reads;
-/// the targets are always `strokes`.
+/// `mixed` (scheduled sampling) replaces what the decoder reads and predicts;
+/// without it both are `strokes`. The encoder always reads `strokes`.
 fn batch_losses(
     model: &SketchRnn,
     strokes: &[f32],
-    decoder_inputs: Option<&[f32]>,
+    mixed: Option<&scheduled_sampling::MixedBatch>,
     lengths: &[usize],
     latent: LatentInput,
     dropout: Option<&mut Dropout>,
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
-    let inputs = decoder_inputs.unwrap_or(strokes);
+    let (inputs, targets) = match mixed {
+        Some(m) => (m.inputs.as_slice(), m.targets.as_slice()),
+        None => (strokes, strokes),
+    };
     let out = model.forward_with_inputs(strokes, inputs, lengths, latent, dropout)?;
-    let target = model.targets(strokes, lengths.len())?;
+    let target = model.targets(targets, lengths.len())?;
     let (ls, lp) = reconstruction_loss(&out.logits, &target, model.hparams.num_mixtures)?;
     let kl = match (&out.mu, &out.presig) {
         (Some(mu), Some(presig)) => Some(kl_loss(mu, presig)?),
@@ -469,7 +478,7 @@ impl Trainer {
         } else {
             None
         };
-        let decoder_inputs = if c.scheduled_sampling > 0.0 {
+        let mixed = if c.scheduled_sampling > 0.0 {
             // Pass 1 of scheduled sampling: what the model would draw, teacher-forced.
             let out = self.model.forward_with_latent(
                 &batch.strokes,
@@ -483,8 +492,11 @@ impl Trainer {
                 &logits,
                 b,
                 c.hparams.num_mixtures,
-                c.scheduled_sampling,
-                c.scheduled_sampling_temperature,
+                scheduled_sampling::Mixing {
+                    p: c.scheduled_sampling,
+                    temperature: c.scheduled_sampling_temperature,
+                    correct_drift: c.scheduled_sampling_correct_drift,
+                },
                 &mut self.rng,
             )?)
         } else {
@@ -499,7 +511,7 @@ impl Trainer {
         let (ls, lp, kl) = batch_losses(
             &self.model,
             &batch.strokes,
-            decoder_inputs.as_deref(),
+            mixed.as_ref(),
             &batch.lengths,
             LatentInput::Posterior(eps.as_ref()),
             dropout,
