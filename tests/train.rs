@@ -187,6 +187,11 @@ fn scheduled_sampling_must_be_a_probability() {
     c.scheduled_sampling_temperature = 0.0;
     let e = Trainer::new(c, "t", &data, &Device::Cpu).err().unwrap();
     assert!(e.to_string().contains("temperature"), "{e}");
+    // drift correction without any samples to correct would do nothing
+    let e = Trainer::new(sampling(0.0, true), "t", &data, &Device::Cpu)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("correct_drift"), "{e}");
 }
 
 /// `checkpoint::model_of` gives the trainer's own model and step, and `average`

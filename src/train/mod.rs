@@ -171,6 +171,12 @@ impl TrainConfig {
             ));
         }
         crate::sample::check_temperature(self.scheduled_sampling_temperature)?;
+        if self.scheduled_sampling_correct_drift && self.scheduled_sampling == 0.0 {
+            return Err(Error::invalid_argument(
+                "scheduled_sampling_correct_drift",
+                "corrects for the model's own samples, so it needs scheduled_sampling > 0, found 0",
+            ));
+        }
         if self.batch_size == 0 || self.max_seq_len == 0 {
             return Err(Error::invalid_argument(
                 "batch_size/max_seq_len",
