@@ -15,6 +15,7 @@ fn train_step(c: &mut Criterion) {
         eprintln!("skipping train_step: {dir}/data/aaron_sheep.npz not found");
         return;
     };
+    sketch_rnn::train::retain_freed_memory();
     let splits = sketch_rnn::dataset::read_npz(&bytes).unwrap();
     let cfg = TrainConfig::preset("small").unwrap();
     let mut trainer = Trainer::new(cfg, "bench", &splits.train, &candle_core::Device::Cpu).unwrap();

@@ -2,7 +2,8 @@
 //! PyTorch reference was measured in (issue #3): small (batch 64, enc 128,
 //! dec 256, N_z 64) and paper (batch 100, enc 256, dec 512, N_z 128).
 //!
-//! `RAYON_NUM_THREADS=1 cargo run --release --example bench_train_step` (and =2).
+//! `RAYON_NUM_THREADS=1 cargo run --release --example bench_train_step` (and =2);
+//! `-- small` or `-- paper` runs one configuration.
 //! Run it alone on the machine: it is a timing.
 use std::time::Instant;
 
@@ -17,7 +18,12 @@ fn main() {
         + "/data/aaron_sheep.npz";
     let s = sketch_rnn::dataset::read_npz(&std::fs::read(&path).expect("aaron_sheep.npz")).unwrap();
     let threads = candle_core::utils::get_num_threads();
+    sketch_rnn::train::retain_freed_memory();
+    let only = std::env::args().nth(1);
     for (name, one, two) in PYTORCH {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let cfg = TrainConfig::preset(name).unwrap();
         let mut tr = Trainer::new(cfg, name, &s.train, &candle_core::Device::Cpu).unwrap();
         tr.train_step().unwrap(); // warm-up

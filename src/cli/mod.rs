@@ -222,6 +222,7 @@ fn run(cli: Cli) -> Result<()> {
         } => serve::run(&www, &pkg, models.as_deref(), addr),
         Command::Train(a) => {
             train::set_threads(a.threads);
+            sketch_rnn::train::retain_freed_memory();
             train::train(*a)
         }
         Command::Eval(a) => train::eval(a),

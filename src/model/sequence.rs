@@ -36,13 +36,15 @@ use crate::model::cell::{FORGET_BIAS, GATES};
 use crate::model::fused::{host, slice};
 
 /// Row-major `dst[m, n] (+)= a[m, k]·b[k, n]`, where `a` and `b` are given by
-/// row and column strides so transposes need no copy.
+/// row and column strides so transposes need no copy. `parallel`: let gemm
+/// split the product over candle's threads (off inside a thread of [`for_groups`]).
 fn matmul(
     dst: &mut [f32],
     accumulate: bool,
     (m, n, k): (usize, usize, usize),
     (a, a_rs, a_cs): (&[f32], usize, usize),
     (b, b_rs, b_cs): (&[f32], usize, usize),
+    parallel: bool,
 ) {
     assert!(dst.len() >= m * n, "matmul destination too small");
     if m == 0 || n == 0 {
@@ -51,7 +53,7 @@ fn matmul(
     assert!(k == 0 || a.len() > (m - 1) * a_rs + (k - 1) * a_cs);
     assert!(k == 0 || b.len() > (k - 1) * b_rs + (n - 1) * b_cs);
     let threads = candle_core::utils::get_num_threads();
-    let parallelism = if threads > 1 && cfg!(not(target_arch = "wasm32")) {
+    let parallelism = if parallel && threads > 1 && cfg!(not(target_arch = "wasm32")) {
         gemm::Parallelism::Rayon(threads)
     } else {
         gemm::Parallelism::None
@@ -271,6 +273,266 @@ struct Saved {
     h_prev: Vec<f32>,
 }
 
+/// Each group of rows ([`row_groups`]) with its forward pass's [`Saved`].
+type GroupsSaved = Vec<(std::ops::Range<usize>, Saved)>;
+
+/// Fewest batch rows a thread takes: below this, one thread runs the rows and
+/// gemm splits each product instead.
+const MIN_ROWS_PER_THREAD: usize = 8;
+
+/// The recurrence of one row is independent of every other row's, so the op
+/// splits the batch into one contiguous group of rows per thread and runs
+/// each group's whole sequence, forward and backward, on its own thread with
+/// single-threaded products: one fork and join per op instead of one per
+/// matmul (two per time step), and the gate loops run in parallel too. Only
+/// `∂W` sums over rows; it is the sum of the groups' products. Native only.
+fn row_groups(b: usize) -> Vec<std::ops::Range<usize>> {
+    let threads = if cfg!(target_arch = "wasm32") {
+        1
+    } else {
+        candle_core::utils::get_num_threads()
+    };
+    let k = threads.min(b / MIN_ROWS_PER_THREAD).max(1);
+    (0..k).map(|j| j * b / k..(j + 1) * b / k).collect()
+}
+
+/// Rows `rows` of a time-major `[T, B, W]` buffer, as `[T, rows, W]`.
+fn gather_rows(
+    src: &[f32],
+    t: usize,
+    b: usize,
+    w: usize,
+    rows: &std::ops::Range<usize>,
+) -> Vec<f32> {
+    let mut out = Vec::with_capacity(t * rows.len() * w);
+    for s in 0..t {
+        out.extend_from_slice(&src[(s * b + rows.start) * w..(s * b + rows.end) * w]);
+    }
+    out
+}
+
+/// Runs `f` on each group, on its own scoped thread when there are several.
+fn for_groups<R: Send>(
+    groups: &[std::ops::Range<usize>],
+    f: impl Fn(&std::ops::Range<usize>, bool) -> R + Sync,
+) -> Vec<R> {
+    if groups.len() == 1 {
+        return vec![f(&groups[0], true)];
+    }
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = groups
+            .iter()
+            .map(|g| {
+                let f = &f;
+                scope.spawn(move || f(g, false))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
+/// The forward recurrence over `d.b` rows (`xs`, `init` and `mask` hold those
+/// rows only). Returns every `h` (`[B, T, H]`) and what backward needs.
+/// `parallel`: let gemm split each product over the threads.
+fn forward_rows(
+    d: Dims,
+    xs: &[f32],
+    weights: &[f32],
+    init: &[f32],
+    mask: Option<&[f32]>,
+    parallel: bool,
+) -> (Vec<f32>, Saved) {
+    let Dims {
+        t: steps,
+        b,
+        i: inputs,
+        h,
+    } = d;
+    let (g4, n) = (GATES * h, b * h);
+    let (w_x, w_hh) = weights.split_at(inputs * g4);
+    // XW = X·W_x + β, time-major [T, B, 4H]; becomes the activated gates.
+    let mut gates = vec![0f32; steps * b * g4];
+    for (r, row) in gates.chunks_exact_mut(g4).enumerate() {
+        let beta = r % b;
+        row.copy_from_slice(&init[beta * 6 * h + 2 * h..(beta + 1) * 6 * h]);
+    }
+    if inputs <= FEW_INPUTS {
+        // A handful of inputs (the 5 of stroke-5): one axpy per input beats gemm's packing.
+        for (row, x) in gates.chunks_exact_mut(g4).zip(xs.chunks_exact(inputs)) {
+            for (&xk, wk) in x.iter().zip(w_x.chunks_exact(g4)) {
+                for (g, &w) in row.iter_mut().zip(wk) {
+                    *g += xk * w;
+                }
+            }
+        }
+    } else {
+        matmul(
+            &mut gates,
+            true,
+            (steps * b, g4, inputs),
+            (xs, inputs, 1),
+            (w_x, g4, 1),
+            parallel,
+        );
+    }
+    let mut c = vec![0f32; n];
+    let mut h_now = vec![0f32; n];
+    for r in 0..b {
+        c[r * h..(r + 1) * h].copy_from_slice(&init[r * 6 * h..r * 6 * h + h]);
+        h_now[r * h..(r + 1) * h].copy_from_slice(&init[r * 6 * h + h..r * 6 * h + 2 * h]);
+    }
+    let ones = vec![1f32; if mask.is_some() { 0 } else { n }];
+    let mut saved = Saved {
+        gates: Vec::new(),
+        c: vec![0f32; steps * n],
+        tanh_c: vec![0f32; steps * n],
+        h_prev: vec![0f32; steps * n],
+    };
+    let mut hs = vec![0f32; b * steps * h];
+    for t in 0..steps {
+        let gt = &mut gates[t * b * g4..(t + 1) * b * g4];
+        matmul(
+            gt,
+            true,
+            (b, g4, h),
+            (&h_now, h, 1),
+            (w_hh, g4, 1),
+            parallel,
+        );
+        saved.h_prev[t * n..(t + 1) * n].copy_from_slice(&h_now);
+        let m = match mask {
+            Some(m) => &m[t * n..(t + 1) * n],
+            None => &ones[..],
+        };
+        forward_step(
+            gt,
+            m,
+            &mut c,
+            &mut h_now,
+            &mut saved.tanh_c[t * n..(t + 1) * n],
+            h,
+        );
+        saved.c[t * n..(t + 1) * n].copy_from_slice(&c);
+        for r in 0..b {
+            hs[(r * steps + t) * h..(r * steps + t + 1) * h]
+                .copy_from_slice(&h_now[r * h..(r + 1) * h]);
+        }
+    }
+    saved.gates = gates;
+    (hs, saved)
+}
+
+/// Backpropagation through time over `d.b` rows (every slice holds those rows
+/// only; `dout` is `∂H`, `[B, T, H]`). Returns `∂[W_x; W_hh]` (these rows'
+/// share) and `∂[c_0 | h_0 | β]`.
+#[allow(clippy::too_many_arguments)]
+fn backward_rows(
+    d: Dims,
+    xs: &[f32],
+    weights: &[f32],
+    init: &[f32],
+    mask: Option<&[f32]>,
+    saved: Saved,
+    dout: &[f32],
+    parallel: bool,
+) -> (Vec<f32>, Vec<f32>) {
+    let Dims {
+        t: steps,
+        b,
+        i: inputs,
+        h,
+    } = d;
+    let (g4, n) = (GATES * h, b * h);
+    let Saved {
+        gates: mut dg,
+        c: cs,
+        tanh_c,
+        h_prev,
+    } = saved;
+    // W_hhᵀ [4H, H], contiguous, for ∂h_{t-1} = ∂G_t·W_hhᵀ.
+    let w_hh = &weights[inputs * g4..];
+    let mut w_hh_t = vec![0f32; g4 * h];
+    for k in 0..h {
+        for j in 0..g4 {
+            w_hh_t[j * h + k] = w_hh[k * g4 + j];
+        }
+    }
+    let c0: Vec<f32> = (0..b)
+        .flat_map(|r| init[r * 6 * h..r * 6 * h + h].iter().copied())
+        .collect();
+    let ones = vec![1f32; if mask.is_some() { 0 } else { n }];
+    let mut dh = vec![0f32; n];
+    let mut dh_next = vec![0f32; n];
+    let mut dc = vec![0f32; n];
+    for t in (0..steps).rev() {
+        for r in 0..b {
+            let src = &dout[(r * steps + t) * h..(r * steps + t + 1) * h];
+            for ((d, &s), &nx) in dh[r * h..(r + 1) * h]
+                .iter_mut()
+                .zip(src)
+                .zip(&dh_next[r * h..(r + 1) * h])
+            {
+                *d = s + nx;
+            }
+        }
+        let m = match mask {
+            Some(m) => &m[t * n..(t + 1) * n],
+            None => &ones[..],
+        };
+        let c_prev = if t == 0 {
+            &c0[..]
+        } else {
+            &cs[(t - 1) * n..t * n]
+        };
+        let gt = &mut dg[t * b * g4..(t + 1) * b * g4];
+        backward_step(gt, m, c_prev, &tanh_c[t * n..(t + 1) * n], &dh, &mut dc, h);
+        matmul(
+            &mut dh_next,
+            false,
+            (b, h, g4),
+            (gt, g4, 1),
+            (&w_hh_t, h, 1),
+            parallel,
+        );
+    }
+    // ∂[W_x; W_hh] = [Xᵀ·∂G; H_prevᵀ·∂G]
+    let mut dw = vec![0f32; (inputs + h) * g4];
+    let (dw_x, dw_hh) = dw.split_at_mut(inputs * g4);
+    matmul(
+        dw_x,
+        false,
+        (inputs, g4, steps * b),
+        (xs, 1, inputs),
+        (&dg, g4, 1),
+        parallel,
+    );
+    matmul(
+        dw_hh,
+        false,
+        (h, g4, steps * b),
+        (&h_prev, 1, h),
+        (&dg, g4, 1),
+        parallel,
+    );
+    // ∂[c_0 | h_0 | β]
+    let mut dinit = vec![0f32; b * 6 * h];
+    for r in 0..b {
+        let row = &mut dinit[r * 6 * h..(r + 1) * 6 * h];
+        row[..h].copy_from_slice(&dc[r * h..(r + 1) * h]);
+        row[h..2 * h].copy_from_slice(&dh_next[r * h..(r + 1) * h]);
+        for t in 0..steps {
+            let src = &dg[(t * b + r) * g4..(t * b + r + 1) * g4];
+            for (d, &s) in row[2 * h..].iter_mut().zip(src) {
+                *d += s;
+            }
+        }
+    }
+    (dw, dinit)
+}
+
 /// The whole-sequence LSTM op. Arguments: `X: [T, B, I]` (per-step inputs,
 /// data: no gradient), `[W_x; W_hh]: [I + H, 4H]`, and `[c_0 | h_0 | β]: [B, 6H]`
 /// (initial state and the per-sequence input term). Output: every step's `h`,
@@ -278,7 +540,17 @@ struct Saved {
 pub struct LstmSequence {
     /// Recurrent-dropout mask, time-major `[T, B, H]` (entries 0 or 1/keep), or none.
     mask: Option<Vec<f32>>,
-    saved: Mutex<Option<Saved>>,
+    /// The forward pass's [`Saved`] of each group of rows ([`row_groups`]).
+    saved: Mutex<Option<GroupsSaved>>,
+}
+
+/// One group's slices of the op's inputs: `X` and the mask `[T, rows, ·]`, and
+/// `[c_0 | h_0 | β]` `[rows, 6H]`.
+struct GroupInputs<'a> {
+    d: Dims,
+    xs: std::borrow::Cow<'a, [f32]>,
+    init: &'a [f32],
+    mask: Option<std::borrow::Cow<'a, [f32]>>,
 }
 
 impl LstmSequence {
@@ -290,92 +562,66 @@ impl LstmSequence {
         }
     }
 
-    /// Runs the recurrence; returns every `h` (`[B, T, H]`) and what backward needs.
+    fn check_mask(&self, d: Dims) -> candle_core::Result<()> {
+        if let Some(m) = &self.mask
+            && m.len() != d.t * d.b * d.h
+        {
+            candle_core::bail!(
+                "LSTM sequence: dropout mask has {} values, expected {}",
+                m.len(),
+                d.t * d.b * d.h
+            );
+        }
+        Ok(())
+    }
+
+    /// The slices of rows `rows` (borrowed when they are the whole batch).
+    fn group<'a>(
+        &'a self,
+        d: Dims,
+        xs: &'a [f32],
+        init: &'a [f32],
+        rows: &std::ops::Range<usize>,
+    ) -> GroupInputs<'a> {
+        use std::borrow::Cow;
+        let whole = rows.len() == d.b;
+        let pick = |src: &'a [f32], w: usize| -> Cow<'a, [f32]> {
+            if whole {
+                Cow::Borrowed(src)
+            } else {
+                Cow::Owned(gather_rows(src, d.t, d.b, w, rows))
+            }
+        };
+        GroupInputs {
+            d: Dims { b: rows.len(), ..d },
+            xs: pick(xs, d.i),
+            init: &init[rows.start * 6 * d.h..rows.end * 6 * d.h],
+            mask: self.mask.as_deref().map(|m| pick(m, d.h)),
+        }
+    }
+
+    /// Runs the recurrence, one group of rows per thread; returns every `h`
+    /// (`[B, T, H]`) and each group's [`Saved`].
     fn run(
         &self,
         d: Dims,
         xs: &[f32],
         weights: &[f32],
         init: &[f32],
-    ) -> candle_core::Result<(Vec<f32>, Saved)> {
-        let Dims {
-            t: steps,
-            b,
-            i: inputs,
-            h,
-        } = d;
-        let (g4, n) = (GATES * h, b * h);
-        if let Some(m) = &self.mask
-            && m.len() != steps * n
-        {
-            candle_core::bail!(
-                "LSTM sequence: dropout mask has {} values, expected {}",
-                m.len(),
-                steps * n
-            );
+    ) -> candle_core::Result<(Vec<f32>, GroupsSaved)> {
+        self.check_mask(d)?;
+        let groups = row_groups(d.b);
+        let parts = for_groups(&groups, |rows, parallel| {
+            let g = self.group(d, xs, init, rows);
+            forward_rows(g.d, &g.xs, weights, g.init, g.mask.as_deref(), parallel)
+        });
+        // Batch-major outputs: the groups' rows follow one another.
+        let mut hs = Vec::with_capacity(d.b * d.t * d.h);
+        let mut saved = Vec::with_capacity(groups.len());
+        for (rows, (h, s)) in groups.into_iter().zip(parts) {
+            hs.extend_from_slice(&h);
+            saved.push((rows, s));
         }
-        let (w_x, w_hh) = weights.split_at(inputs * g4);
-        // XW = X·W_x + β, time-major [T, B, 4H]; becomes the activated gates.
-        let mut gates = vec![0f32; steps * b * g4];
-        for (r, row) in gates.chunks_exact_mut(g4).enumerate() {
-            let beta = r % b;
-            row.copy_from_slice(&init[beta * 6 * h + 2 * h..(beta + 1) * 6 * h]);
-        }
-        if inputs <= FEW_INPUTS {
-            // A handful of inputs (the 5 of stroke-5): one axpy per input beats gemm's packing.
-            for (row, x) in gates.chunks_exact_mut(g4).zip(xs.chunks_exact(inputs)) {
-                for (&xk, wk) in x.iter().zip(w_x.chunks_exact(g4)) {
-                    for (g, &w) in row.iter_mut().zip(wk) {
-                        *g += xk * w;
-                    }
-                }
-            }
-        } else {
-            matmul(
-                &mut gates,
-                true,
-                (steps * b, g4, inputs),
-                (xs, inputs, 1),
-                (w_x, g4, 1),
-            );
-        }
-        let mut c = vec![0f32; n];
-        let mut h_now = vec![0f32; n];
-        for r in 0..b {
-            c[r * h..(r + 1) * h].copy_from_slice(&init[r * 6 * h..r * 6 * h + h]);
-            h_now[r * h..(r + 1) * h].copy_from_slice(&init[r * 6 * h + h..r * 6 * h + 2 * h]);
-        }
-        let ones = vec![1f32; if self.mask.is_some() { 0 } else { n }];
-        let mut saved = Saved {
-            gates: Vec::new(),
-            c: vec![0f32; steps * n],
-            tanh_c: vec![0f32; steps * n],
-            h_prev: vec![0f32; steps * n],
-        };
-        let mut hs = vec![0f32; b * steps * h];
-        for t in 0..steps {
-            let gt = &mut gates[t * b * g4..(t + 1) * b * g4];
-            matmul(gt, true, (b, g4, h), (&h_now, h, 1), (w_hh, g4, 1));
-            saved.h_prev[t * n..(t + 1) * n].copy_from_slice(&h_now);
-            let m = match &self.mask {
-                Some(m) => &m[t * n..(t + 1) * n],
-                None => &ones[..],
-            };
-            forward_step(
-                gt,
-                m,
-                &mut c,
-                &mut h_now,
-                &mut saved.tanh_c[t * n..(t + 1) * n],
-                h,
-            );
-            saved.c[t * n..(t + 1) * n].copy_from_slice(&c);
-            for r in 0..b {
-                hs[(r * steps + t) * h..(r * steps + t + 1) * h]
-                    .copy_from_slice(&h_now[r * h..(r + 1) * h]);
-            }
-        }
-        saved.gates = gates;
         Ok((hs, saved))
     }
 }
@@ -416,104 +662,111 @@ impl CustomOp3 for LstmSequence {
         grad: &Tensor,
     ) -> candle_core::Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let d = dims(xs.shape(), weights.shape(), init.shape())?;
-        let Dims {
-            t: steps,
-            b,
-            i: inputs,
-            h,
-        } = d;
-        let (g4, n) = (GATES * h, b * h);
         let (xs_v, w, init_v, dout) = (host(xs)?, host(weights)?, host(init)?, host(grad)?);
         let saved = match self.saved.lock().ok().and_then(|mut s| s.take()) {
             Some(s) => s,
             None => self.run(d, &xs_v, &w, &init_v)?.1,
         };
-        let Saved {
-            gates: mut dg,
-            c: cs,
-            tanh_c,
-            h_prev,
-        } = saved;
-        // W_hhᵀ [4H, H], contiguous, for ∂h_{t-1} = ∂G_t·W_hhᵀ.
-        let w_hh = &w[inputs * g4..];
-        let mut w_hh_t = vec![0f32; g4 * h];
-        for k in 0..h {
-            for j in 0..g4 {
-                w_hh_t[j * h + k] = w_hh[k * g4 + j];
-            }
-        }
-        let c0: Vec<f32> = (0..b)
-            .flat_map(|r| init_v[r * 6 * h..r * 6 * h + h].iter().copied())
+        let groups: Vec<_> = saved.iter().map(|(rows, _)| rows.clone()).collect();
+        let slots: Vec<Mutex<Option<Saved>>> = saved
+            .into_iter()
+            .map(|(_, s)| Mutex::new(Some(s)))
             .collect();
-        let ones = vec![1f32; if self.mask.is_some() { 0 } else { n }];
-        let mut dh = vec![0f32; n];
-        let mut dh_next = vec![0f32; n];
-        let mut dc = vec![0f32; n];
-        for t in (0..steps).rev() {
-            for r in 0..b {
-                let src = &dout[(r * steps + t) * h..(r * steps + t + 1) * h];
-                for ((d, &s), &nx) in dh[r * h..(r + 1) * h]
-                    .iter_mut()
-                    .zip(src)
-                    .zip(&dh_next[r * h..(r + 1) * h])
-                {
-                    *d = s + nx;
-                }
-            }
-            let m = match &self.mask {
-                Some(m) => &m[t * n..(t + 1) * n],
-                None => &ones[..],
+        let parts = for_groups(&groups, |rows, parallel| {
+            let j = groups.iter().position(|g| g == rows).unwrap_or(0);
+            let s = slots[j].lock().ok().and_then(|mut s| s.take())?;
+            let g = self.group(d, &xs_v, &init_v, rows);
+            // ∂H is batch-major: a group's rows are contiguous.
+            let dout = &dout[rows.start * d.t * d.h..rows.end * d.t * d.h];
+            Some(backward_rows(
+                g.d,
+                &g.xs,
+                &w,
+                g.init,
+                g.mask.as_deref(),
+                s,
+                dout,
+                parallel,
+            ))
+        });
+        let mut dw = vec![0f32; (d.i + d.h) * GATES * d.h];
+        let mut dinit = Vec::with_capacity(d.b * 6 * d.h);
+        for part in parts {
+            let Some((gdw, gdinit)) = part else {
+                candle_core::bail!("LSTM sequence: a group's saved forward pass is missing");
             };
-            let c_prev = if t == 0 {
-                &c0[..]
-            } else {
-                &cs[(t - 1) * n..t * n]
-            };
-            let gt = &mut dg[t * b * g4..(t + 1) * b * g4];
-            backward_step(gt, m, c_prev, &tanh_c[t * n..(t + 1) * n], &dh, &mut dc, h);
-            matmul(
-                &mut dh_next,
-                false,
-                (b, h, g4),
-                (gt, g4, 1),
-                (&w_hh_t, h, 1),
-            );
-        }
-        // ∂[W_x; W_hh] = [Xᵀ·∂G; H_prevᵀ·∂G]
-        let mut dw = vec![0f32; (inputs + h) * g4];
-        let (dw_x, dw_hh) = dw.split_at_mut(inputs * g4);
-        matmul(
-            dw_x,
-            false,
-            (inputs, g4, steps * b),
-            (&xs_v, 1, inputs),
-            (&dg, g4, 1),
-        );
-        matmul(
-            dw_hh,
-            false,
-            (h, g4, steps * b),
-            (&h_prev, 1, h),
-            (&dg, g4, 1),
-        );
-        // ∂[c_0 | h_0 | β]
-        let mut dinit = vec![0f32; b * 6 * h];
-        for r in 0..b {
-            let row = &mut dinit[r * 6 * h..(r + 1) * 6 * h];
-            row[..h].copy_from_slice(&dc[r * h..(r + 1) * h]);
-            row[h..2 * h].copy_from_slice(&dh_next[r * h..(r + 1) * h]);
-            for t in 0..steps {
-                let src = &dg[(t * b + r) * g4..(t * b + r + 1) * g4];
-                for (d, &s) in row[2 * h..].iter_mut().zip(src) {
-                    *d += s;
-                }
+            for (a, g) in dw.iter_mut().zip(&gdw) {
+                *a += g;
             }
+            dinit.extend_from_slice(&gdinit);
         }
         let dev = xs.device();
         Ok((
             None,
-            Some(Tensor::from_vec(dw, (inputs + h, g4), dev)?),
-            Some(Tensor::from_vec(dinit, (b, 6 * h), dev)?),
+            Some(Tensor::from_vec(dw, (d.i + d.h, GATES * d.h), dev)?),
+            Some(Tensor::from_vec(dinit, (d.b, 6 * d.h), dev)?),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic values in [-0.5, 0.5).
+    fn values(n: usize, seed: usize) -> Vec<f32> {
+        (0..n)
+            .map(|k| ((k * 7919 + seed * 104_729) % 1000) as f32 / 1000.0 - 0.5)
+            .collect()
+    }
+
+    /// The threads' split of the batch ([`row_groups`]) must not change the
+    /// result: running two groups of rows apart gives the same outputs, the
+    /// same `∂[c_0 | h_0 | β]` and, summed, the same `∂W` as one group.
+    #[test]
+    fn groups_of_rows_give_the_values_and_gradients_of_the_whole_batch() {
+        let d = Dims {
+            t: 7,
+            b: 5,
+            i: 3,
+            h: 4,
+        };
+        let g4 = GATES * d.h;
+        let xs = values(d.t * d.b * d.i, 1);
+        let w = values((d.i + d.h) * g4, 2);
+        let init = values(d.b * 6 * d.h, 3);
+        let mask: Vec<f32> = values(d.t * d.b * d.h, 4)
+            .iter()
+            .map(|v| if *v < 0.3 { 1.25 } else { 0.0 })
+            .collect();
+        let dout = values(d.b * d.t * d.h, 5);
+        let op = LstmSequence::new(Some(mask.clone()));
+        let (hs, saved) = forward_rows(d, &xs, &w, &init, Some(&mask), false);
+        let (dw, dinit) = backward_rows(d, &xs, &w, &init, Some(&mask), saved, &dout, false);
+        let (mut hs_g, mut dw_g, mut dinit_g) = (Vec::new(), vec![0f32; dw.len()], Vec::new());
+        for rows in [0..2, 2..5] {
+            let g = op.group(d, &xs, &init, &rows);
+            let (h, s) = forward_rows(g.d, &g.xs, &w, g.init, g.mask.as_deref(), false);
+            let dout = &dout[rows.start * d.t * d.h..rows.end * d.t * d.h];
+            let (gw, gi) = backward_rows(g.d, &g.xs, &w, g.init, g.mask.as_deref(), s, dout, false);
+            hs_g.extend_from_slice(&h);
+            dinit_g.extend_from_slice(&gi);
+            for (a, v) in dw_g.iter_mut().zip(&gw) {
+                *a += v;
+            }
+        }
+        let close = |a: &[f32], b: &[f32], what: &str| {
+            assert_eq!(a.len(), b.len(), "{what}");
+            for (k, (x, y)) in a.iter().zip(b).enumerate() {
+                assert!((x - y).abs() <= 1e-5, "{what}[{k}]: {x} vs {y}");
+            }
+        };
+        close(&hs, &hs_g, "h");
+        close(&dinit, &dinit_g, "∂init");
+        close(&dw, &dw_g, "∂W");
+        assert!(
+            dw.iter().any(|v| v.abs() > 1e-3),
+            "the gradient is not trivially zero"
+        );
     }
 }

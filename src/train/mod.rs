@@ -281,6 +281,30 @@ fn scalar(t: &Tensor) -> Result<f64> {
     Ok(t.to_scalar::<f32>()? as f64)
 }
 
+/// glibc's largest `M_MMAP_THRESHOLD` on 64-bit targets (`HEAP_MAX_SIZE / 2`).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const MMAP_THRESHOLD_MAX: libc::c_int = 32 << 20;
+
+/// Keeps the memory a training step frees for the next step instead of
+/// returning it to the kernel. A step allocates and frees the same few hundred
+/// megabytes of buffers (the whole-sequence LSTM's saved gates alone are
+/// `T·B·4H` floats a layer), and by default glibc serves blocks over its
+/// dynamic mmap threshold with fresh `mmap`s and trims the heap after each
+/// free: every step then page-faults its buffers in again, and with two
+/// threads the faults contend on the process's memory map. Measured
+/// (`examples/bench_train_step.rs`, small preset, 2 threads, 2026-12-06, the
+/// same effect with `GLIBC_TUNABLES`): 0.72 s/step without, 0.48 with. Affects
+/// the whole process (glibc only; elsewhere a no-op), so binaries call it at
+/// start-up: `sketch-rnn train` and the benchmarks.
+pub fn retain_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; both values are in range.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, libc::c_int::MAX);
+    }
+}
+
 /// Which latent [`evaluate_with_latent`] decodes each drawing from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvalLatent {
