@@ -311,20 +311,19 @@ fn gather_rows(
     out
 }
 
-/// Runs `f` on each group, on its own scoped thread when there are several.
-fn for_groups<R: Send>(
-    groups: &[std::ops::Range<usize>],
-    f: impl Fn(&std::ops::Range<usize>, bool) -> R + Sync,
-) -> Vec<R> {
-    if groups.len() == 1 {
-        return vec![f(&groups[0], true)];
+/// Runs `f` on each item (one per group of rows), on its own scoped thread
+/// when there are several; `f`'s flag says whether it runs alone (and so may
+/// let gemm use every thread).
+fn for_groups<T: Send, R: Send>(items: Vec<T>, f: impl Fn(T, bool) -> R + Sync) -> Vec<R> {
+    if items.len() == 1 {
+        return items.into_iter().map(|item| f(item, true)).collect();
     }
     std::thread::scope(|scope| {
-        let handles: Vec<_> = groups
-            .iter()
-            .map(|g| {
+        let handles: Vec<_> = items
+            .into_iter()
+            .map(|item| {
                 let f = &f;
-                scope.spawn(move || f(g, false))
+                scope.spawn(move || f(item, false))
             })
             .collect();
         handles
@@ -610,17 +609,17 @@ impl LstmSequence {
         init: &[f32],
     ) -> candle_core::Result<(Vec<f32>, GroupsSaved)> {
         self.check_mask(d)?;
-        let groups = row_groups(d.b);
-        let parts = for_groups(&groups, |rows, parallel| {
-            let g = self.group(d, xs, init, rows);
-            forward_rows(g.d, &g.xs, weights, g.init, g.mask.as_deref(), parallel)
+        let parts = for_groups(row_groups(d.b), |rows, parallel| {
+            let g = self.group(d, xs, init, &rows);
+            let (h, s) = forward_rows(g.d, &g.xs, weights, g.init, g.mask.as_deref(), parallel);
+            (h, (rows, s))
         });
         // Batch-major outputs: the groups' rows follow one another.
         let mut hs = Vec::with_capacity(d.b * d.t * d.h);
-        let mut saved = Vec::with_capacity(groups.len());
-        for (rows, (h, s)) in groups.into_iter().zip(parts) {
+        let mut saved = Vec::with_capacity(parts.len());
+        for (h, group) in parts {
             hs.extend_from_slice(&h);
-            saved.push((rows, s));
+            saved.push(group);
         }
         Ok((hs, saved))
     }
@@ -667,34 +666,15 @@ impl CustomOp3 for LstmSequence {
             Some(s) => s,
             None => self.run(d, &xs_v, &w, &init_v)?.1,
         };
-        let groups: Vec<_> = saved.iter().map(|(rows, _)| rows.clone()).collect();
-        let slots: Vec<Mutex<Option<Saved>>> = saved
-            .into_iter()
-            .map(|(_, s)| Mutex::new(Some(s)))
-            .collect();
-        let parts = for_groups(&groups, |rows, parallel| {
-            let j = groups.iter().position(|g| g == rows).unwrap_or(0);
-            let s = slots[j].lock().ok().and_then(|mut s| s.take())?;
-            let g = self.group(d, &xs_v, &init_v, rows);
+        let parts = for_groups(saved, |(rows, s), parallel| {
+            let g = self.group(d, &xs_v, &init_v, &rows);
             // ∂H is batch-major: a group's rows are contiguous.
             let dout = &dout[rows.start * d.t * d.h..rows.end * d.t * d.h];
-            Some(backward_rows(
-                g.d,
-                &g.xs,
-                &w,
-                g.init,
-                g.mask.as_deref(),
-                s,
-                dout,
-                parallel,
-            ))
+            backward_rows(g.d, &g.xs, &w, g.init, g.mask.as_deref(), s, dout, parallel)
         });
         let mut dw = vec![0f32; (d.i + d.h) * GATES * d.h];
         let mut dinit = Vec::with_capacity(d.b * 6 * d.h);
-        for part in parts {
-            let Some((gdw, gdinit)) = part else {
-                candle_core::bail!("LSTM sequence: a group's saved forward pass is missing");
-            };
+        for (gdw, gdinit) in parts {
             for (a, g) in dw.iter_mut().zip(&gdw) {
                 *a += g;
             }
