@@ -27,7 +27,7 @@ fn main() {
         };
         let t0 = Instant::now();
         let hs = if sequence {
-            cell.sequence(&xs, &cond, &state, None).unwrap()
+            cell.sequence(&xs, &cond, &state, None, None).unwrap()
         } else {
             let mut s = state.clone();
             let mut hs = Vec::new();

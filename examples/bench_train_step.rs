@@ -3,7 +3,8 @@
 //! dec 256, N_z 64) and paper (batch 100, enc 256, dec 512, N_z 128).
 //!
 //! `RAYON_NUM_THREADS=1 cargo run --release --example bench_train_step` (and =2);
-//! `-- small` or `-- paper` runs one configuration.
+//! `-- small` or `-- paper` runs one configuration; a second argument sets the
+//! number of timed steps (default 5; more give a steadier median on a shared machine).
 //! Run it alone on the machine: it is a timing.
 use std::time::Instant;
 
@@ -20,6 +21,11 @@ fn main() {
     let threads = candle_core::utils::get_num_threads();
     sketch_rnn::train::retain_freed_memory();
     let only = std::env::args().nth(1);
+    let steps: usize = std::env::args()
+        .nth(2)
+        .map(|s| s.parse().expect("steps: a positive integer"))
+        .unwrap_or(STEPS)
+        .max(1);
     for (name, one, two) in PYTORCH {
         if only.as_deref().is_some_and(|o| o != name) {
             continue;
@@ -27,7 +33,7 @@ fn main() {
         let cfg = TrainConfig::preset(name).unwrap();
         let mut tr = Trainer::new(cfg, name, &s.train, &candle_core::Device::Cpu).unwrap();
         tr.train_step().unwrap(); // warm-up
-        let mut t: Vec<f64> = (0..STEPS)
+        let mut t: Vec<f64> = (0..steps)
             .map(|_| {
                 let t0 = Instant::now();
                 tr.train_step().unwrap();
@@ -35,7 +41,7 @@ fn main() {
             })
             .collect();
         t.sort_by(f64::total_cmp);
-        let median = t[STEPS / 2];
+        let median = t[steps / 2];
         let reference = if threads == 1 { one } else { two };
         println!(
             "{name}: {median:.2} s/step with {threads} thread(s); PyTorch {reference:.2} s/step; ours/PyTorch = {:.2}",

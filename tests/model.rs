@@ -496,7 +496,7 @@ fn lstm_sequence_op_matches_step_by_step_autograd() {
             rng: &mut drop_rng,
         };
         let hs = if sequence {
-            cell.sequence(&xs, &cond, &state, Some(&mut dropout))
+            cell.sequence(&xs, &cond, &state, Some(&mut dropout), None)
                 .unwrap()
         } else {
             let mut s = state.clone();

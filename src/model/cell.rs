@@ -538,12 +538,16 @@ impl Cell {
     /// result is every step's `h`, `[T, B, units]`. A plain LSTM runs as one op
     /// with its own backpropagation through time ([`LstmSequence`]); the other
     /// cells step by step. `dropout` (training) draws the recurrent-dropout masks.
+    /// `lengths` (`[B]`, each ≤ T), if given, promise that row `b`'s outputs are
+    /// read only before step `lengths[b]`: the plain LSTM then runs each row
+    /// only that far (a packed sequence; zeros after), the other cells all `T`.
     pub fn sequence(
         &self,
         xs: &Tensor,
         cond: &Conditioning,
         state: &CellState,
         mut dropout: Option<&mut Dropout>,
+        lengths: Option<&[usize]>,
     ) -> Result<Tensor> {
         let (steps, batch, _) = xs.dims3()?;
         match self {
@@ -558,7 +562,10 @@ impl Cell {
                 let hs = xs.contiguous()?.apply_op3(
                     &weights.contiguous()?,
                     &init.contiguous()?,
-                    LstmSequence::new(mask),
+                    match lengths {
+                        Some(l) => LstmSequence::new(mask).with_lengths(l.to_vec()),
+                        None => LstmSequence::new(mask),
+                    },
                 )?; // [B, T, H]
                 Ok(hs.transpose(0, 1)?)
             }

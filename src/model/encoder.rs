@@ -82,9 +82,9 @@ impl Encoder {
                 format!("{l} is not in 1..={steps}"),
             ));
         }
-        // Each direction runs over all steps unmasked; drawing b's final state is the
-        // one after its own last row, gathered once at the end (row (len_b − 1)·B + b
-        // of the time-major outputs).
+        // Each direction runs drawing b for its own len_b rows (packed: a plain LSTM
+        // skips the padding); its final state is the one after its last row,
+        // gathered once at the end (row (len_b − 1)·B + b of the time-major outputs).
         let last: Vec<u32> = lengths
             .iter()
             .enumerate()
@@ -113,7 +113,7 @@ impl Encoder {
             let xs = Tensor::from_vec(xs, (steps, batch, STROKE_WIDTH), device)?;
             let cond = cell.condition(STROKE_WIDTH, None)?;
             let state = cell.zero_state(batch)?;
-            let hs = cell.sequence(&xs, &cond, &state, dropout.as_deref_mut())?;
+            let hs = cell.sequence(&xs, &cond, &state, dropout.as_deref_mut(), Some(lengths))?;
             let all = hs.reshape((steps * batch, cell.units()))?;
             h.push(all.index_select(&last, 0)?);
         }

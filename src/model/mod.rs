@@ -317,7 +317,7 @@ impl SketchRnn {
         let hs = self
             .decoder
             .cell
-            .sequence(&xs, &state.cond, &state.cell, dropout)?; // [N_max, B, dec]
+            .sequence(&xs, &state.cond, &state.cell, dropout, None)?; // [N_max, B, dec]
         let h = hs
             .transpose(0, 1)?
             .contiguous()?
