@@ -1,5 +1,5 @@
-//! The training objective (paper section 3.2, equations 7–11), written with
-//! differentiable candle ops so the trainer can back-propagate through it.
+//! The training objective (paper section 3.2, equations 7–11), as candle
+//! tensors the trainer can back-propagate through.
 //!
 //! ```text
 //! L_s  = -1/N_max Σ_{i ≤ N_s} log Σ_j Π_j N(Δx_i, Δy_i | μ_j, σ_j, ρ_j)      (offsets, real rows only)
@@ -23,12 +23,12 @@
 //! ∂/∂π̂_j      = Π_j − γ_j
 //! ∂/∂μ_x,j    = −γ_j (n_x − ρ n_y) / (ω σ_x)           (μ_y, σ_y: x and y swapped)
 //! ∂/∂log σ_x,j = −γ_j ((n_x − ρ n_y) n_x / ω − 1)
-//! ∂/∂ρ̂_j      = −γ_j (1 − ρ²) (n_x n_y / ω − 2ρ (Z / (2ω²) − 1 / (2ω)))   (0 where ω is floored)
+//! ∂/∂ρ̂_j      = −γ_j (1 − ρ²) (n_x n_y / ω − 2ρ (Z / (2ω²) − 1 / (2ω)))   (no 2ρ term where ω is floored)
 //! ∂L_p/∂q̂_k   = q_k − p_k                                (pen logits, per row)
 //! ```
 //!
-//! each scaled by the row's weight (`1/R` for real rows of `L_s`, 0 for
-//! end rows; `1/R` for `L_p`). `tests` check values and gradients against
+//! each scaled by the row's weight (`(1 − p_end)/R` for `L_s`, so end rows
+//! count 0; `1/R` for `L_p`). `tests` check values and gradients against
 //! candle's autograd of the same formula written with tensor ops.
 
 use candle_core::{CpuStorage, CustomOp2, Layout, Shape, Tensor};
@@ -64,7 +64,7 @@ struct MixtureLoss {
     m: usize,
 }
 
-/// What one row contributes: its `−log p(Δx, Δy)` (0 for end rows) and its
+/// What one row contributes: its `−log p(Δx, Δy)` times `1 − p_end` and its
 /// `−Σ_k p_k log q_k`.
 struct RowLoss {
     offsets: f64,
@@ -104,7 +104,8 @@ impl MixtureLoss {
         let (pi, mu_x, mu_y, ls_x, ls_y, rho_raw) =
             (part(0), part(1), part(2), part(3), part(4), part(5));
         let (dx, dy) = (target[0], target[1]);
-        let real = target[4] == 0.0;
+        // 1 for a real row, 0 for an end-of-drawing row (Magenta's mask).
+        let not_end = 1.0 - target[4];
         let (a, rest) = scratch.split_at_mut(m);
         let (nxs, rest) = rest.split_at_mut(m);
         let (nys, rest) = rest.split_at_mut(m);
@@ -142,7 +143,7 @@ impl MixtureLoss {
             .map(|k| -(target[2 + k] as f64) * (pen_logits[k] - q_lse) as f64)
             .sum();
         let loss = RowLoss {
-            offsets: if real { -(log_p as f64) } else { 0.0 },
+            offsets: -(log_p as f64) * not_end as f64,
             pen,
         };
         let Some((g, w_s, w_p)) = grad else {
@@ -152,7 +153,7 @@ impl MixtureLoss {
         for k in 0..PEN_STATES {
             g[k] = w_p * (exp(pen_logits[k] - q_lse) * p_total - target[2 + k]);
         }
-        let w = if real { w_s } else { 0.0 };
+        let w = w_s * not_end;
         let mut gpart = |k: usize, j: usize, v: f32| g[PEN_STATES + k * m + j] = v;
         for j in 0..m {
             let gamma = exp(a[j] - log_p);
