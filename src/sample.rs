@@ -779,6 +779,21 @@ mod tests {
         (mean, var)
     }
 
+    /// `(mean, variance)` each within its tolerance of the expected `(value, tolerance)`.
+    fn assert_moments(found: (f64, f64), mean: (f64, f64), var: (f64, f64)) {
+        let (m, v) = found;
+        assert!(
+            (m - mean.0).abs() < mean.1,
+            "posterior mean {}, found {m}",
+            mean.0
+        );
+        assert!(
+            (v - var.0).abs() < var.1,
+            "posterior variance {}, found {v}",
+            var.0
+        );
+    }
+
     /// Provenance of the expected figures: a conjugate 1-d case. Prior N(0, 1)
     /// times a likelihood N(2; z, 0.5²) is the posterior N(1.6, 0.2)
     /// (precision 1 + 4, mean 4·2/5). Candidates come half from N(1.5, 0.3²)
@@ -786,15 +801,7 @@ mod tests {
     /// mean would be pulled towards 1.5 and the spread shrunk towards 0.3.
     #[test]
     fn resampled_latents_follow_the_posterior() {
-        let (mean, var) = resampled_moments(None);
-        assert!(
-            (mean - 1.6).abs() < 0.04,
-            "posterior mean 1.6, found {mean}"
-        );
-        assert!(
-            (var - 0.2).abs() < 0.03,
-            "posterior variance 0.2, found {var}"
-        );
+        assert_moments(resampled_moments(None), (1.6, 0.04), (0.2, 0.03));
     }
 
     /// The same with a fitted prior N(1, 0.6²): the posterior has precision
@@ -807,14 +814,10 @@ mod tests {
             scale_tril: vec![0.6],
             drawings: 2,
         };
-        let (mean, var) = resampled_moments(Some(&fitted));
-        assert!(
-            (mean - 1.59).abs() < 0.04,
-            "posterior mean 1.59, found {mean}"
-        );
-        assert!(
-            (var - 0.148).abs() < 0.025,
-            "posterior variance 0.148, found {var}"
+        assert_moments(
+            resampled_moments(Some(&fitted)),
+            (1.59, 0.04),
+            (0.148, 0.025),
         );
     }
 

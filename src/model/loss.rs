@@ -38,12 +38,20 @@ use crate::model::activation::exp;
 use crate::model::encoder::STROKE_WIDTH;
 use crate::model::fused::{host, slice};
 use crate::model::mixture::{PARAMS_PER_MIXTURE, PEN_STATES};
-use crate::model::sequence::for_groups;
+use crate::model::sequence::{for_groups, thread_count};
 
 /// `ln(2π)`.
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 /// Floor on `1 - ρ²` to keep the density finite.
 const MIN_ONE_MINUS_RHO2: f64 = 1e-6;
+
+/// `ω = max(1 − ρ², ε)`, and whether the floor applied (there `ω` is a
+/// constant and takes no gradient through `ρ`).
+fn omega(rho: f32) -> (f32, bool) {
+    let one_minus = 1.0 - rho * rho;
+    let floor = MIN_ONE_MINUS_RHO2 as f32;
+    (one_minus.clamp(floor, 1.0), one_minus <= floor)
+}
 
 /// Reconstruction losses `(L_s, L_p)`, scalars.
 ///
@@ -71,8 +79,8 @@ struct RowLoss {
     pen: f64,
 }
 
-/// Per-component scratch for one row's gradient: `[a, n_x, n_y, ρ, ω (negative where
-/// floored), σ_x, σ_y]`, each `M` long.
+/// Per-component scratch for one row's gradient: `[a, n_x, n_y, ρ, Z, σ_x, σ_y]`,
+/// each `M` long (ω and whether it was floored follow from ρ).
 const SCRATCH_PER_MIXTURE: usize = 7;
 
 impl MixtureLoss {
@@ -110,7 +118,7 @@ impl MixtureLoss {
         let (nxs, rest) = rest.split_at_mut(m);
         let (nys, rest) = rest.split_at_mut(m);
         let (rhos, rest) = rest.split_at_mut(m);
-        let (oms, rest) = rest.split_at_mut(m);
+        let (zs, rest) = rest.split_at_mut(m);
         let (sxs, sys) = rest.split_at_mut(m);
         // log Π = π̂ − logsumexp(π̂)
         let pi_max = pi.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -120,17 +128,11 @@ impl MixtureLoss {
             let (sx, sy) = (exp(ls_x[j]), exp(ls_y[j]));
             let rho = rho_raw[j].tanh();
             let (nx, ny) = ((dx - mu_x[j]) / sx, (dy - mu_y[j]) / sy);
-            let one_minus = 1.0 - rho * rho;
-            let om = one_minus.clamp(MIN_ONE_MINUS_RHO2 as f32, 1.0);
+            let (om, _) = omega(rho);
             let z = nx * nx + ny * ny - 2.0 * rho * nx * ny;
             let log_n = -z / (2.0 * om) - (ls_x[j] + ls_y[j]) - 0.5 * om.ln() - LN_2PI as f32;
             a[j] = pi[j] - pi_lse + log_n;
-            (nxs[j], nys[j], rhos[j], sxs[j], sys[j]) = (nx, ny, rho, sx, sy);
-            oms[j] = if one_minus > MIN_ONE_MINUS_RHO2 as f32 {
-                om
-            } else {
-                -om
-            };
+            (nxs[j], nys[j], rhos[j], zs[j], sxs[j], sys[j]) = (nx, ny, rho, z, sx, sy);
         }
         let a_max = a.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let a_sum: f32 = a.iter().map(|&v| exp(v - a_max)).sum();
@@ -157,11 +159,10 @@ impl MixtureLoss {
         let mut gpart = |k: usize, j: usize, v: f32| g[PEN_STATES + k * m + j] = v;
         for j in 0..m {
             let gamma = exp(a[j] - log_p);
-            let (nx, ny, rho, sx, sy) = (nxs[j], nys[j], rhos[j], sxs[j], sys[j]);
-            let (om, floored) = (oms[j].abs(), oms[j] < 0.0);
+            let (nx, ny, rho, z, sx, sy) = (nxs[j], nys[j], rhos[j], zs[j], sxs[j], sys[j]);
+            let (om, floored) = omega(rho);
             let ex = (nx - rho * ny) / om;
             let ey = (ny - rho * nx) / om;
-            let z = nx * nx + ny * ny - 2.0 * rho * nx * ny;
             let d_rho = nx * ny / om
                 + if floored {
                     0.0
@@ -184,12 +185,7 @@ impl MixtureLoss {
         rows: usize,
         f: impl Fn(std::ops::Range<usize>) -> R + Sync,
     ) -> Vec<R> {
-        let threads = if cfg!(target_arch = "wasm32") {
-            1
-        } else {
-            candle_core::utils::get_num_threads().max(1)
-        };
-        let k = threads.min(rows.div_ceil(MIN_ROWS_PER_THREAD)).max(1);
+        let k = thread_count(rows, MIN_ROWS_PER_THREAD);
         let ranges: Vec<_> = (0..k).map(|j| j * rows / k..(j + 1) * rows / k).collect();
         for_groups(ranges, |r, _| f(r))
     }

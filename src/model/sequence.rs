@@ -296,12 +296,19 @@ const MIN_ROWS_PER_THREAD: usize = 8;
 /// are longest first: the rows still running at step `t` are a prefix of the
 /// group ([`active_rows`]).
 fn row_groups(b: usize, lengths: Option<&[usize]>) -> Vec<Vec<usize>> {
+    deal_rows(b, thread_count(b, MIN_ROWS_PER_THREAD), lengths)
+}
+
+/// How many threads share `items` independent pieces of work when each takes
+/// at least `min_per_thread` of them: candle's thread count natively, 1 in wasm
+/// (no threads there), and always at least 1.
+pub(crate) fn thread_count(items: usize, min_per_thread: usize) -> usize {
     let threads = if cfg!(target_arch = "wasm32") {
         1
     } else {
         candle_core::utils::get_num_threads()
     };
-    deal_rows(b, threads.min(b / MIN_ROWS_PER_THREAD).max(1), lengths)
+    threads.min(items / min_per_thread.max(1)).max(1)
 }
 
 /// [`row_groups`] for `k` groups.
@@ -388,18 +395,7 @@ pub(crate) fn for_groups<T: Send, R: Send>(
 /// (`[B, T, H]`, zero after a row's length) and what backward needs.
 /// `parallel`: let gemm split each product over the threads.
 fn forward_rows(g: &GroupInputs, weights: &[f32], parallel: bool) -> (Vec<f32>, Saved) {
-    let (xs, init, mask, lengths) = (
-        &g.xs[..],
-        &g.init[..],
-        g.mask.as_deref(),
-        g.lengths.as_deref(),
-    );
-    let Dims {
-        t: steps,
-        b,
-        i: inputs,
-        h,
-    } = g.d;
+    let (xs, init, mask, lengths, [steps, b, inputs, h]) = g.parts();
     let (g4, n) = (GATES * h, b * h);
     let (w_x, w_hh) = weights.split_at(inputs * g4);
     // XW = X·W_x + β, time-major [T, B, 4H]; becomes the activated gates.
@@ -493,18 +489,7 @@ fn backward_rows(
     dout: &[f32],
     parallel: bool,
 ) -> (Vec<f32>, Vec<f32>) {
-    let (xs, init, mask, lengths) = (
-        &g.xs[..],
-        &g.init[..],
-        g.mask.as_deref(),
-        g.lengths.as_deref(),
-    );
-    let Dims {
-        t: steps,
-        b,
-        i: inputs,
-        h,
-    } = g.d;
+    let (xs, init, mask, lengths, [steps, b, inputs, h]) = g.parts();
     let (g4, n) = (GATES * h, b * h);
     let Saved {
         gates: mut dg,
@@ -629,6 +614,24 @@ struct GroupInputs<'a> {
     init: std::borrow::Cow<'a, [f32]>,
     mask: Option<std::borrow::Cow<'a, [f32]>>,
     lengths: Option<Vec<usize>>,
+}
+
+/// A group's slices (`X`, `[c_0 | h_0 | β]`, mask, lengths) and its sizes
+/// `[T, rows, I, H]`, unpacked for the recurrence.
+type Parts<'a> = (
+    &'a [f32],
+    &'a [f32],
+    Option<&'a [f32]>,
+    Option<&'a [usize]>,
+    [usize; 4],
+);
+
+impl GroupInputs<'_> {
+    fn parts(&self) -> Parts<'_> {
+        let Dims { t, b, i, h } = self.d;
+        let (mask, lengths) = (self.mask.as_deref(), self.lengths.as_deref());
+        (&self.xs, &self.init, mask, lengths, [t, b, i, h])
+    }
 }
 
 impl LstmSequence {
