@@ -798,3 +798,26 @@ fn train_init_from_takes_a_magenta_model() {
     assert_eq!(train_losses(&out).len(), 2);
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// The paper preset is Magenta's recipe (issue #3); the small preset is that
+/// recipe for a smaller model on a smaller batch at twice the learning rate
+/// (`SMALL_PRESET_LEARNING_RATE`; why, in README *Training*) and nothing else.
+#[test]
+fn small_preset_is_the_paper_recipe_smaller_at_twice_the_learning_rate() {
+    let paper = TrainConfig::preset("paper").unwrap();
+    assert_eq!(paper.learning_rate, 1e-3, "Magenta's initial learning rate");
+    let small = TrainConfig::preset("small").unwrap();
+    assert_eq!(small.learning_rate, 2.0 * paper.learning_rate);
+    let sizes = (
+        small.hparams.enc_size,
+        small.hparams.dec_size,
+        small.hparams.z_size,
+        small.batch_size,
+    );
+    assert_eq!(sizes, (128, 256, 64, 64), "issue #3's small configuration");
+    let mut as_paper = small.clone();
+    as_paper.hparams = paper.hparams.clone();
+    as_paper.batch_size = paper.batch_size;
+    as_paper.learning_rate = paper.learning_rate;
+    assert_eq!(as_paper, paper, "every other hyperparameter is the paper's");
+}

@@ -11,7 +11,8 @@
 # OUT_ROOT/results.jsonl and the means are over every line in it, so later
 # calls with other seeds add to them; a seed whose folder exists is refused.
 # Run it alone on the machine: about 777 training steps (10-16 min here) per
-# seed.
+# seed. Extra `sketch-rnn train` flags for an experiment go in the environment
+# variable TRAIN_ARGS (e.g. TRAIN_ARGS="--lr 2e-3"); each result line records them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: tools/compare-777.sh DATA.npz OUT_ROOT [SEED...]" >&2; exit 2; }
@@ -32,17 +33,17 @@ for seed in "${seeds[@]}"; do
   out="$root/seed-$seed"
   start=$(date +%s)
   $bin train --data "$data" --out "$out" --preset small --steps 777 --eval-every 777 \
-    --sample-every 0 --threads 2 --seed "$seed" > "$out.log" 2>&1
+    --sample-every 0 --threads 2 --seed "$seed" ${TRAIN_ARGS:-} > "$out.log" 2>&1
   seconds=$(( $(date +%s) - start ))
   paper=$($bin eval --model "$out/model.safetensors" --data "$data" --split valid)
   own=$($bin eval --model "$out/model.safetensors" --data "$data" --split valid --own-scale)
   mean=$($bin eval --model "$out/model.safetensors" --data "$data" --split valid --latent mean)
   node -e '
-    const [seed, seconds, paper, own, mean] = process.argv.slice(1);
+    const [seed, seconds, paper, own, mean, args] = process.argv.slice(1);
     const p = JSON.parse(paper), o = JSON.parse(own), m = JSON.parse(mean);
     console.log(JSON.stringify({ seed: +seed, seconds: +seconds, lr: p.lr_total, ls: p.ls, lp: p.lp,
-      kl: p.kl, lr_own_scale: o.lr_total, lr_z_mean: m.lr_total }));
-  ' "$seed" "$seconds" "$paper" "$own" "$mean" | tee -a "$results"
+      kl: p.kl, lr_own_scale: o.lr_total, lr_z_mean: m.lr_total, train_args: args }));
+  ' "$seed" "$seconds" "$paper" "$own" "$mean" "${TRAIN_ARGS:-}" | tee -a "$results"
 done
 node -e '
   const rows = require("fs").readFileSync(process.argv[1], "utf8").trim().split("\n").map(JSON.parse);

@@ -20,7 +20,8 @@ run on this machine side by side:
   `--clip norm` clips each module's gradient norm to 1 (`clip_grad_norm_`, as
   the most-starred PyTorch port does); `--encoder-reads-padding` runs the
   encoder over all N_max rows instead of each drawing's own length (that port
-  does not pack its sequences); `--kl-weight-constant W` replaces the annealing.
+  does not pack its sequences); `--kl-weight-constant W` replaces the annealing;
+  `--lr R` starts the learning rate at R instead of Magenta's 1e-3 (same decay).
 
 It prints one JSON line per evaluation and, with `--export`, writes the trained
 model in our safetensors format, so that `sketch-rnn eval` scores it with our
@@ -230,6 +231,7 @@ def main():
     p.add_argument("--clip", choices=("value", "norm"), default="value")
     p.add_argument("--encoder-reads-padding", action="store_true")
     p.add_argument("--kl-weight-constant", type=float)
+    p.add_argument("--lr", type=float, default=LR, help="initial learning rate (Magenta: 1e-3)")
     p.add_argument("--time-steps", type=int, help="only time this many steps (after one warm-up) and print the median")
     p.add_argument("--export")
     args = p.parse_args()
@@ -246,7 +248,7 @@ def main():
     train, valid = norm(train), norm(keep(load_split(npz, "valid")))
 
     model = SketchRnn(cfg["enc"], cfg["dec"], cfg["nz"])
-    opt = torch.optim.Adam(model.parameters(), lr=LR)
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr)
     order, cursor = rng.permutation(len(train)), 0
     times = []
     steps = args.time_steps + 1 if args.time_steps else args.steps
@@ -257,7 +259,7 @@ def main():
         part = [train[i] for i in order[cursor : cursor + args.batch]]
         cursor += args.batch
         x, lengths = to_batch(part)
-        lr = (LR - LR_MIN) * LR_DECAY**step + LR_MIN
+        lr = (args.lr - LR_MIN) * LR_DECAY**step + LR_MIN
         for g in opt.param_groups:
             g["lr"] = lr
         if args.kl_weight_constant is not None:
@@ -287,7 +289,7 @@ def main():
     result["lr_total_z_mean"] = evaluate(model, valid, args, use_mean=True)["lr_total"]
     result.update(seed=args.seed, steps=args.steps, preset=args.preset, clip=args.clip,
                   encoder_reads_padding=args.encoder_reads_padding,
-                  kl_weight_constant=args.kl_weight_constant, scale_factor=scale,
+                  kl_weight_constant=args.kl_weight_constant, lr=args.lr, scale_factor=scale,
                   median_s_per_step=float(np.median(times)))
     print(json.dumps(result))
     if args.export:
