@@ -562,10 +562,7 @@ impl Cell {
                 let hs = xs.contiguous()?.apply_op3(
                     &weights.contiguous()?,
                     &init.contiguous()?,
-                    match lengths {
-                        Some(l) => LstmSequence::new(mask).with_lengths(l.to_vec()),
-                        None => LstmSequence::new(mask),
-                    },
+                    LstmSequence::new(mask).with_lengths(lengths.map(<[usize]>::to_vec)),
                 )?; // [B, T, H]
                 Ok(hs.transpose(0, 1)?)
             }

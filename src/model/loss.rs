@@ -37,22 +37,11 @@ use crate::error::Result;
 use crate::model::activation::exp;
 use crate::model::encoder::STROKE_WIDTH;
 use crate::model::fused::{host, slice};
-use crate::model::mixture::{PARAMS_PER_MIXTURE, PEN_STATES};
+use crate::model::mixture::{PARAMS_PER_MIXTURE, PEN_STATES, omega};
 use crate::model::sequence::{for_groups, thread_count};
 
 /// `ln(2π)`.
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
-/// Floor on `1 - ρ²` to keep the density finite.
-const MIN_ONE_MINUS_RHO2: f64 = 1e-6;
-
-/// `ω = max(1 − ρ², ε)`, and whether the floor applied (there `ω` is a
-/// constant and takes no gradient through `ρ`).
-fn omega(rho: f32) -> (f32, bool) {
-    let one_minus = 1.0 - rho * rho;
-    let floor = MIN_ONE_MINUS_RHO2 as f32;
-    (one_minus.clamp(floor, 1.0), one_minus <= floor)
-}
-
 /// Reconstruction losses `(L_s, L_p)`, scalars.
 ///
 /// `logits: [R, 6M+3]` raw decoder outputs for `R = B·N_max` rows, `target: [R, 5]`
@@ -275,6 +264,7 @@ pub fn kl_loss(mu: &Tensor, presig: &Tensor) -> Result<Tensor> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::mixture::MIN_ONE_MINUS_RHO2;
     use candle_core::{D, Device, Var};
 
     /// `(L_s, L_p)` written with candle's tensor ops (the formula of the module
@@ -292,7 +282,7 @@ mod tests {
         let ny = (dy.broadcast_sub(&mu_y).unwrap() / ls_y.exp().unwrap()).unwrap();
         let one_minus = (1.0 - rho.sqr().unwrap())
             .unwrap()
-            .clamp(MIN_ONE_MINUS_RHO2, 1.0)
+            .clamp(MIN_ONE_MINUS_RHO2 as f64, 1.0)
             .unwrap();
         let cross = ((&rho * &nx).unwrap() * &ny).unwrap();
         let z =

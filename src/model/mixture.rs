@@ -212,6 +212,21 @@ impl Mixture {
     }
 }
 
+/// Floor on `1 − ρ²`, so that a component with |ρ| → 1 keeps a finite density
+/// (Magenta's sketch-rnn uses the same 1e-6); shared by [`bivariate_normal`]
+/// and the training loss.
+pub const MIN_ONE_MINUS_RHO2: f32 = 1e-6;
+
+/// `ω = max(1 − ρ², MIN_ONE_MINUS_RHO2)`, and whether the floor applied (there
+/// `ω` is a constant and takes no gradient through `ρ`).
+pub fn omega(rho: f32) -> (f32, bool) {
+    let one_minus = 1.0 - rho * rho;
+    (
+        one_minus.clamp(MIN_ONE_MINUS_RHO2, 1.0),
+        one_minus <= MIN_ONE_MINUS_RHO2,
+    )
+}
+
 /// The bivariate normal density `N(x, y | μx, μy, σx, σy, ρ)` (paper equation 3's components):
 ///
 /// ```text
@@ -229,7 +244,7 @@ pub fn bivariate_normal(
 ) -> f32 {
     let nx = (x - mu_x) / sigma_x;
     let ny = (y - mu_y) / sigma_y;
-    let one_minus = (1.0 - rho * rho).max(1e-6);
+    let (one_minus, _) = omega(rho);
     let z = nx * nx + ny * ny - 2.0 * rho * nx * ny;
     (-z / (2.0 * one_minus)).exp()
         / (2.0 * std::f32::consts::PI * sigma_x * sigma_y * one_minus.sqrt())

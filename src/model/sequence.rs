@@ -644,11 +644,12 @@ impl LstmSequence {
         }
     }
 
-    /// Row `b` runs only its first `lengths[b]` steps (each in `0..=T`): its
-    /// outputs after that are zero, and the gradient reaching them is dropped.
-    /// What it computes before its length is what the whole run computes.
-    pub fn with_lengths(mut self, lengths: Vec<usize>) -> LstmSequence {
-        self.lengths = Some(lengths);
+    /// With `Some(lengths)`, row `b` runs only its first `lengths[b]` steps (each
+    /// in `0..=T`): its outputs after that are zero, and the gradient reaching
+    /// them is dropped. What it computes before its length is what the whole run
+    /// computes. `None`: every row runs all `T` steps.
+    pub fn with_lengths(mut self, lengths: Option<Vec<usize>>) -> LstmSequence {
+        self.lengths = lengths;
         self
     }
 
@@ -852,7 +853,7 @@ mod tests {
         let (hs, saved) = forward_rows(&whole, &w, false);
         let (dw, dinit) = backward_rows(&whole, &w, saved, &dout_read, false);
 
-        let op = LstmSequence::new(Some(mask)).with_lengths(lengths.clone());
+        let op = LstmSequence::new(Some(mask)).with_lengths(Some(lengths.clone()));
         let groups = deal_rows(d.b, 2, Some(&lengths));
         assert_eq!(
             groups,
@@ -904,11 +905,11 @@ mod tests {
         let w = Tensor::zeros((i + h, GATES * h), candle_core::DType::F32, &dev).unwrap();
         let init = Tensor::zeros((b, 6 * h), candle_core::DType::F32, &dev).unwrap();
         for lengths in [vec![3], vec![1, 4]] {
-            let op = LstmSequence::new(None).with_lengths(lengths.clone());
+            let op = LstmSequence::new(None).with_lengths(Some(lengths.clone()));
             let err = xs.apply_op3(&w, &init, op).unwrap_err().to_string();
             assert!(err.contains("lengths in 0..=3"), "{lengths:?}: {err}");
         }
-        let op = LstmSequence::new(None).with_lengths(vec![3, 0]);
+        let op = LstmSequence::new(None).with_lengths(Some(vec![3, 0]));
         assert!(xs.apply_op3(&w, &init, op).is_ok());
     }
 
