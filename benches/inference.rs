@@ -30,6 +30,7 @@ fn paper_size() -> SketchRnn {
         cell: CellKind::Lstm,
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
+        position_input: false,
     };
     let vm = candle_nn::VarMap::new();
     SketchRnn::init(&hp, &vm, &candle_core::Device::Cpu, 1).expect("model")

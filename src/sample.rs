@@ -126,6 +126,11 @@ impl EngineState {
                 state: DecoderState {
                     cell: state.cell.repeat(n)?,
                     cond: state.cond.clone(),
+                    position: state
+                        .position
+                        .as_ref()
+                        .map(|p| p.repeat((n, 1)))
+                        .transpose()?,
                 },
                 raw: vec![raw[0].clone(); n],
             },

@@ -32,6 +32,7 @@ fn write_vae(path: &Path) {
         cell: CellKind::Lstm,
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
+        position_input: false,
     };
     let vm = candle_nn::VarMap::new();
     SketchRnn::init(&hp, &vm, &Device::Cpu, 3).unwrap();

@@ -28,6 +28,7 @@ fn hparams(cell: CellKind, z_size: usize, dec_size: usize) -> HParams {
         cell,
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
+        position_input: false,
     }
 }
 
@@ -49,8 +50,21 @@ fn worst_difference(model: &SketchRnn, z: Option<&[f32]>, rows: &[Stroke5]) -> f
 fn fast_path_matches_candle_on_every_mixture_parameter() {
     // Sizes that exercise the kernels' edges: units not a multiple of 4, a
     // column tile boundary (4H > 256), and several tiles.
-    for (dec_size, z_size, seed) in [(13, 0, 1), (24, 8, 2), (100, 0, 3), (96, 16, 4)] {
-        let model = random_model(&hparams(CellKind::Lstm, z_size, dec_size), seed);
+    // The last two read the pen position, which the fast state sums in `x`.
+    let cases = [
+        (13, 0, 1, false),
+        (24, 8, 2, false),
+        (100, 0, 3, false),
+        (96, 16, 4, false),
+        (24, 8, 5, true),
+        (100, 0, 6, true),
+    ];
+    for (dec_size, z_size, seed, position_input) in cases {
+        let hp = HParams {
+            position_input,
+            ..hparams(CellKind::Lstm, z_size, dec_size)
+        };
+        let model = random_model(&hp, seed);
         let z: Option<Vec<f32>> =
             (z_size > 0).then(|| (0..z_size).map(|i| (i as f32 * 0.37).sin()).collect());
         let worst = worst_difference(&model, z.as_deref(), &parity_input(250));

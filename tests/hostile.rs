@@ -40,6 +40,7 @@ fn tiny_hparams() -> HParams {
         cell: CellKind::Lstm,
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
+        position_input: false,
     }
 }
 

@@ -25,6 +25,7 @@ fn hparams(cell: CellKind, z_size: usize) -> HParams {
         cell,
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
+        position_input: false,
     }
 }
 
@@ -50,12 +51,20 @@ fn drawings() -> Vec<Vec<[f32; 3]>> {
 }
 
 /// The per-step API (what the browser uses) and the batched pass (what training
-/// uses) must compute the same distribution, for every cell and with a latent.
+/// uses) must compute the same distribution, for every cell, with a latent and
+/// with the pen position input (summed by the state in one, from the batch in
+/// the other).
 #[test]
 fn step_api_matches_batched_forward_for_every_cell() {
-    for cell in [CellKind::Lstm, CellKind::LayerNorm, CellKind::Hyper] {
-        for z_size in [0, 8] {
-            let hp = hparams(cell, z_size);
+    let cases = [CellKind::Lstm, CellKind::LayerNorm, CellKind::Hyper]
+        .into_iter()
+        .flat_map(|cell| [(cell, 0, false), (cell, 8, false), (cell, 8, true)]);
+    for (cell, z_size, position_input) in cases {
+        {
+            let hp = HParams {
+                position_input,
+                ..hparams(cell, z_size)
+            };
             let (_, model) = random_model(&hp, 7);
             let ds = Dataset::new(&drawings(), 20, Some(10.0)).unwrap();
             let batch = ds.batch(&[0, 1, 2], None).unwrap();
@@ -84,7 +93,10 @@ fn step_api_matches_batched_forward_for_every_cell() {
                     .zip(batched)
                     .map(|(a, b)| (a - b).abs())
                     .fold(0f32, f32::max);
-                assert!(worst < 1e-4, "{cell:?} z={z_size} step {t}: |diff| {worst}");
+                assert!(
+                    worst < 1e-4,
+                    "{cell:?} z={z_size} position {position_input} step {t}: |diff| {worst}"
+                );
             }
         }
     }
@@ -277,6 +289,19 @@ fn safetensors_round_trip_is_exact_for_every_cell() {
         let z = vec![0.3f32; 8];
         assert_eq!(first_steps(&model, Some(&z)), first_steps(&again, Some(&z)));
     }
+}
+
+/// Magenta's decoders read stroke-5 only: a model that also reads the pen
+/// position has no Magenta form, and export says so instead of dropping rows.
+#[test]
+fn magenta_export_refuses_a_decoder_that_reads_the_pen_position() {
+    let hp = HParams {
+        position_input: true,
+        ..hparams(CellKind::Lstm, 8)
+    };
+    let (vm, _) = random_model(&hp, 10);
+    let e = magenta::write(&file_of(&vm, &hp)).unwrap_err().to_string();
+    assert!(e.contains("pen position"), "{e}");
 }
 
 /// Export to Magenta JSON and import back: the same model up to int16 quantisation.

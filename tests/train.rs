@@ -10,6 +10,7 @@ use candle_core::Device;
 use sketch_rnn::dataset::{Drawing, read_npz};
 use sketch_rnn::model::{CellKind, HParams};
 use sketch_rnn::train::{TrainConfig, Trainer, checkpoint};
+use sketch_rnn::weights::ModelFile;
 
 mod common;
 
@@ -55,6 +56,7 @@ fn tiny(cell: CellKind) -> TrainConfig {
         cell,
         recurrent_dropout_keep: 0.9,
         latent_tanh: false,
+        position_input: false,
     };
     c.batch_size = 16;
     c.max_seq_len = 60;
@@ -198,7 +200,6 @@ fn scheduled_sampling_must_be_a_probability() {
 /// of two checkpoints of one run is the element-wise mean of their weights.
 #[test]
 fn checkpoints_give_their_model_and_average_to_the_mean() {
-    use sketch_rnn::weights::ModelFile;
     let (data, _) = drawings();
     let mut tr = Trainer::new(tiny(CellKind::Lstm), "t", &data, &Device::Cpu).unwrap();
     tr.train_step().unwrap();
@@ -730,6 +731,43 @@ fn train_init_from_fine_tunes_a_saved_model() {
         err.contains("model.safetensors") && err.contains("num_mixtures: 5"),
         "{err}"
     );
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+/// `train --init-from MODEL --position-input` adds the pen position input to a
+/// model without it, with zero weights: the first step (before any update) has
+/// the same losses as the same run without the flag, and the saved model reads
+/// the position (`W_xh` has two more rows).
+#[test]
+fn train_init_from_with_position_input_starts_from_the_same_predictions() {
+    let data = tiny_npz();
+    let root = fresh_dir("position");
+    wait(train_cmd(&data, &root.join("first"), 4).spawn().unwrap());
+    let model = root.join("first/model.safetensors");
+    let run = |name: &str, extra: &[&str]| {
+        let out_dir = root.join(name);
+        let out = train_cmd(&data, &out_dir, 3)
+            .arg("--init-from")
+            .arg(&model)
+            .args(extra)
+            .output()
+            .unwrap();
+        let config = finished_config(&out, &out_dir);
+        (config, train_losses(&out_dir), out_dir)
+    };
+    let (plain_config, plain, _) = run("plain", &[]);
+    let (config, with, dir) = run("with", &["--position-input"]);
+    assert_eq!(plain_config["hparams"]["position_input"], false);
+    assert_eq!(config["hparams"]["position_input"], true);
+    let (first_plain, first_with) = (plain[0].1, with[0].1);
+    for (a, b) in first_plain.iter().zip(&first_with) {
+        assert!((a - b).abs() < 1e-5, "{first_plain:?} vs {first_with:?}");
+    }
+    let saved =
+        ModelFile::from_bytes(&std::fs::read(dir.join("model.safetensors")).unwrap()).unwrap();
+    assert!(saved.info.hparams.position_input);
+    let z = saved.info.hparams.z_size;
+    assert_eq!(saved.tensors["decoder.cell.w_xh"].dim(0).unwrap(), 7 + z);
     let _ = std::fs::remove_dir_all(&root);
 }
 

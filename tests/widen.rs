@@ -7,7 +7,7 @@
 
 use candle_core::Device;
 use sketch_rnn::model::{CellKind, HParams};
-use sketch_rnn::train::widen::widen_decoder;
+use sketch_rnn::train::widen::{add_position_input, widen_decoder};
 use sketch_rnn::weights::{ModelFile, ModelInfo, mixture_parity, parity_input};
 
 mod common;
@@ -21,6 +21,7 @@ fn hparams(z_size: usize, cell: CellKind) -> HParams {
         cell,
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
+        position_input: false,
     }
 }
 
@@ -111,4 +112,61 @@ fn widening_names_a_missing_tensor() {
     f.tensors.remove("decoder.output.weight");
     let e = widen_decoder(&f, 2).unwrap_err().to_string();
     assert!(e.contains("decoder.output.weight"), "{e}");
+}
+
+#[test]
+fn adding_the_position_input_keeps_the_predictions() {
+    for (z_size, cell) in [
+        (4, CellKind::Lstm),
+        (0, CellKind::Lstm),
+        (4, CellKind::LayerNorm),
+    ] {
+        let original = file(&hparams(z_size, cell), 16);
+        let with = add_position_input(&original).unwrap();
+        assert!(with.info.hparams.position_input);
+        assert_eq!(
+            with.tensors["decoder.cell.w_xh"].dims(),
+            &[5 + 2 + z_size, 4 * 8]
+        );
+        let a = original.build(&Device::Cpu).unwrap();
+        let b = with.build(&Device::Cpu).unwrap();
+        let z: Vec<f32> = (0..z_size).map(|i| 0.4 - 0.2 * i as f32).collect();
+        let z = (z_size > 0).then_some(&z[..]);
+        let p = mixture_parity(&a, &b, z, &parity_input(50)).unwrap();
+        assert!(p.max_param < 1e-5, "z_size {z_size}, {cell:?}: {p:?}");
+    }
+}
+
+#[test]
+fn the_position_rows_are_read_once_they_are_not_zero() {
+    // The check above can fail: the added rows change the predictions as soon
+    // as training moves them.
+    let original = file(&hparams(4, CellKind::Lstm), 17);
+    let mut with = add_position_input(&original).unwrap();
+    let w = &with.tensors["decoder.cell.w_xh"];
+    let moved = candle_core::Tensor::cat(
+        &[
+            &w.narrow(0, 0, 5).unwrap(),
+            &(w.narrow(0, 5, 2).unwrap() + 0.5).unwrap(),
+            &w.narrow(0, 7, 4).unwrap(),
+        ],
+        0,
+    )
+    .unwrap();
+    with.tensors.insert("decoder.cell.w_xh".into(), moved);
+    let a = original.build(&Device::Cpu).unwrap();
+    let b = with.build(&Device::Cpu).unwrap();
+    let z = [0.4f32, 0.2, 0.0, -0.2];
+    let p = mixture_parity(&a, &b, Some(&z), &parity_input(50)).unwrap();
+    assert!(p.max_param > 1e-2, "{p:?}");
+}
+
+#[test]
+fn adding_the_position_input_refuses_a_hyper_decoder_and_a_second_time() {
+    let hyper = file(&hparams(4, CellKind::Hyper), 18);
+    let e = add_position_input(&hyper).unwrap_err().to_string();
+    assert!(e.contains("Hyper"), "{e}");
+    let once = add_position_input(&file(&hparams(4, CellKind::Lstm), 19)).unwrap();
+    let e = add_position_input(&once).unwrap_err().to_string();
+    assert!(e.contains("already reads the pen position"), "{e}");
 }

@@ -92,6 +92,12 @@ pub struct TrainArgs {
     cell: Option<String>,
     #[arg(long)]
     dropout_keep: Option<f32>,
+    /// The decoder also reads the pen's absolute position (not in the paper;
+    /// Magenta's format cannot hold such a model). With --init-from a model
+    /// that does not read it, the new input starts with zero weights, so
+    /// training starts from exactly that model's outputs.
+    #[arg(long)]
+    position_input: bool,
     #[arg(long)]
     lr: Option<f64>,
     #[arg(long)]
@@ -205,6 +211,7 @@ fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
     if let Some(cell) = &a.cell {
         h.cell = cell.parse()?;
     }
+    h.position_input |= a.position_input;
     set!(c.learning_rate, a.lr);
     set!(c.learning_rate_decay, a.lr_decay);
     set!(c.min_learning_rate, a.min_lr);
@@ -383,12 +390,17 @@ pub fn train(a: TrainArgs) -> Result<()> {
             Some(path) => {
                 let bytes =
                     std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                let from = if checkpoint::is_checkpoint(&bytes) {
+                let mut from = if checkpoint::is_checkpoint(&bytes) {
                     checkpoint::model_of(&bytes).map(|(m, _)| m)
                 } else {
                     ModelFile::from_bytes(&bytes)
                 }
                 .map_err(|e| e.in_file(path.display().to_string()))?;
+                if a.position_input && !from.info.hparams.position_input {
+                    eprintln!("adding the pen position input, with zero weights");
+                    from = sketch_rnn::train::widen::add_position_input(&from)
+                        .map_err(|e| e.in_file(path.display().to_string()))?;
+                }
                 let mut config = config_of(&a, Some(&from))?;
                 config.init_from = Some(path.display().to_string());
                 eprintln!(

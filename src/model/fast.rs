@@ -31,11 +31,17 @@
 //!
 //! Only the plain LSTM cell (every Magenta model, and our default) has a fast
 //! path; [`FastDecoder::from_model`] returns `None` for the other cells.
+//!
+//! A decoder with the pen position input ([`crate::model::decoder`]) keeps the
+//! scaled position in the two columns after the stroke-5 input of `[x, h]`:
+//! each step adds the row's offset to them before the product, so the state
+//! carries the position with no buffer of its own.
 
 use crate::error::{Error, Result};
 use crate::model::SketchRnn;
 use crate::model::activation::{sigmoid, tanh};
 use crate::model::cell::{Cell, FORGET_BIAS, GATES};
+use crate::model::decoder::{POSITION_INPUT_SCALE, POSITION_WIDTH};
 use crate::model::encoder::STROKE_WIDTH;
 use crate::model::fused::host;
 use crate::model::mixture::output_size;
@@ -58,7 +64,11 @@ pub struct FastDecoder {
     num_mixtures: usize,
     /// Apply `tanh` to z first (Magenta files before version 6).
     latent_tanh: bool,
-    /// `[5 + H, 4H]`: the rows of `W_xh` for the stroke-5 input, then `W_hh`.
+    /// Whether `x` ends with the scaled pen position.
+    position_input: bool,
+    /// Width W of `x`: 5, or 7 with the pen position.
+    step_width: usize,
+    /// `[W + H, 4H]`: the rows of `W_xh` for the step input `x`, then `W_hh`.
     w_xh: Panels,
     /// `[Nz, 4H]`: the rows of `W_xh` for z.
     w_z: Panels,
@@ -78,7 +88,8 @@ pub struct FastDecoder {
 #[derive(Debug, Clone)]
 pub struct FastState {
     rows: usize,
-    /// `[B, 5 + H]`: each drawing's step input, then its `h`.
+    /// `[B, W + H]`: each drawing's step input `x` (stroke-5, then the scaled
+    /// pen position if the decoder reads it), then its `h`.
     xh: Vec<f32>,
     /// `[B, H]`
     c: Vec<f32>,
@@ -100,13 +111,14 @@ impl FastDecoder {
         };
         let h = w.units;
         let g = GATES * h;
-        let w_xh = host(&w.w_xh)?; // [5 + Nz, 4H]
+        let w_xh = host(&w.w_xh)?; // [W + Nz, 4H]
         let w_hh = host(&w.w_hh)?; // [H, 4H]
         let z_size = dec.z_size;
-        if w_xh.len() != (STROKE_WIDTH + z_size) * g || w_hh.len() != h * g {
+        let width = dec.step_width();
+        if w_xh.len() != (width + z_size) * g || w_hh.len() != h * g {
             return Err(Error::Shape {
                 what: "decoder.cell.w_xh".into(),
-                expected: vec![STROKE_WIDTH + z_size, g],
+                expected: vec![width + z_size, g],
                 found: vec![w_xh.len() / g.max(1), g],
             });
         }
@@ -145,12 +157,10 @@ impl FastDecoder {
             z_size,
             num_mixtures: dec.num_mixtures,
             latent_tanh: dec.latent_tanh,
-            w_xh: Panels::new(
-                &[&w_xh[..STROKE_WIDTH * g], &w_hh[..]].concat(),
-                STROKE_WIDTH + h,
-                g,
-            ),
-            w_z: Panels::new(&w_xh[STROKE_WIDTH * g..], z_size, g),
+            position_input: dec.position_input,
+            step_width: width,
+            w_xh: Panels::new(&[&w_xh[..width * g], &w_hh[..]].concat(), width + h, g),
+            w_z: Panels::new(&w_xh[width * g..], z_size, g),
             bias,
             init_w,
             init_b,
@@ -176,7 +186,7 @@ impl FastDecoder {
         let (h, g) = (self.units, GATES * self.units);
         let mut one = FastState {
             rows: 1,
-            xh: vec![0.0; STROKE_WIDTH + h],
+            xh: vec![0.0; self.step_width + h],
             c: vec![0.0; h],
             beta: self.bias.clone(),
             gates: vec![0.0; g],
@@ -220,7 +230,7 @@ impl FastDecoder {
                     *v = v.tanh();
                 }
                 one.c.copy_from_slice(&state[..h]);
-                one.xh[STROKE_WIDTH..].copy_from_slice(&state[h..]);
+                one.xh[self.step_width..].copy_from_slice(&state[h..]);
                 self.w_z.multiply_add(&z, &mut one.beta);
             }
         }
@@ -228,8 +238,9 @@ impl FastDecoder {
     }
 
     /// One step for every row of `state`: reads `inputs` (one stroke-5 row per
-    /// drawing, normalised units) and leaves the raw mixture outputs of the
-    /// next point in [`FastState::raw`]. Allocates nothing.
+    /// drawing, normalised units), moving each pen by its offset if the decoder
+    /// reads the position, and leaves the raw mixture outputs of the next point
+    /// in [`FastState::raw`]. Allocates nothing.
     pub fn step(&self, state: &mut FastState, inputs: &[Stroke5]) -> Result<()> {
         let (b, h, g) = (state.rows, self.units, GATES * self.units);
         if inputs.len() != b {
@@ -239,7 +250,7 @@ impl FastDecoder {
                 found: vec![inputs.len(), STROKE_WIDTH],
             });
         }
-        let (out, w) = (self.out_b.len(), STROKE_WIDTH + h);
+        let (out, x, w) = (self.out_b.len(), self.step_width, self.step_width + h);
         // Two drawings at a time: each weight loaded once serves both.
         let pairs = state
             .xh
@@ -252,6 +263,12 @@ impl FastDecoder {
         for (((((xh, c), gates), beta), raw), input) in pairs {
             for (row, input) in xh.chunks_exact_mut(w).zip(input) {
                 row[..STROKE_WIDTH].copy_from_slice(input);
+                if self.position_input {
+                    let position = &mut row[STROKE_WIDTH..STROKE_WIDTH + POSITION_WIDTH];
+                    for (p, offset) in position.iter_mut().zip(input) {
+                        *p += offset * POSITION_INPUT_SCALE;
+                    }
+                }
             }
             // G = β + [x, h]·[W_x; W_hh]
             gates.copy_from_slice(beta);
@@ -261,13 +278,13 @@ impl FastDecoder {
                 .zip(c.chunks_exact_mut(h))
                 .zip(xh.chunks_exact_mut(w))
             {
-                lstm_pointwise(gates, c, &mut xh[STROKE_WIDTH..]);
+                lstm_pointwise(gates, c, &mut xh[x..]);
             }
             // y = h'·W_y + b_y
             for row in raw.chunks_exact_mut(out) {
                 row.copy_from_slice(&self.out_b);
             }
-            self.out_w.multiply_add_rows(xh, STROKE_WIDTH, w, raw);
+            self.out_w.multiply_add_rows(xh, x, w, raw);
         }
         Ok(())
     }

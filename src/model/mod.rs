@@ -61,6 +61,10 @@ pub struct HParams {
     /// Apply tanh to z before the decoder uses it (Magenta files older than version 6).
     #[serde(default)]
     pub latent_tanh: bool,
+    /// The decoder also reads the pen's position (not in the paper; see
+    /// [`decoder`]'s docs). Magenta's format cannot carry such a model.
+    #[serde(default)]
+    pub position_input: bool,
 }
 
 impl HParams {
@@ -148,6 +152,7 @@ impl SketchRnn {
             hparams.z_size,
             hparams.num_mixtures,
             hparams.latent_tanh,
+            hparams.position_input,
         )?;
         Ok(SketchRnn {
             hparams: hparams.clone(),
@@ -304,16 +309,26 @@ impl SketchRnn {
             None => (None, None, None),
         };
         let state = self.decoder.initial_state(z.as_ref(), batch)?;
-        // Decoder inputs, time-major [N_max, B, 5]: row t of each drawing (start token first).
-        let mut xs = vec![0f32; steps * batch * STROKE_WIDTH];
-        for t in 0..steps {
-            for b in 0..batch {
+        // Decoder inputs, time-major [N_max, B, W] with W = 5 or 7: row t of each
+        // drawing (start token first), then the scaled pen position after it.
+        let width = self.decoder.step_width();
+        let mut xs = vec![0f32; steps * batch * width];
+        for b in 0..batch {
+            let mut position = [0f32; decoder::POSITION_WIDTH];
+            for t in 0..steps {
                 let o = (b * (steps + 1) + t) * STROKE_WIDTH;
-                let d = (t * batch + b) * STROKE_WIDTH;
-                xs[d..d + STROKE_WIDTH].copy_from_slice(&decoder_strokes[o..o + STROKE_WIDTH]);
+                let row = &decoder_strokes[o..o + STROKE_WIDTH];
+                let d = (t * batch + b) * width;
+                xs[d..d + STROKE_WIDTH].copy_from_slice(row);
+                if self.decoder.position_input {
+                    for (p, offset) in position.iter_mut().zip(row) {
+                        *p += offset * decoder::POSITION_INPUT_SCALE;
+                    }
+                    xs[d + STROKE_WIDTH..d + width].copy_from_slice(&position);
+                }
             }
         }
-        let xs = Tensor::from_vec(xs, (steps, batch, STROKE_WIDTH), &self.device)?;
+        let xs = Tensor::from_vec(xs, (steps, batch, width), &self.device)?;
         let hs = self
             .decoder
             .cell

@@ -23,6 +23,10 @@
 //!
 //! Only the plain LSTM decoder is supported: the HyperLSTM's hyper cell and
 //! the layer-norm cells' gains would need their own rules.
+//!
+//! [`add_position_input`] widens the decoder's input the same way: the new
+//! pen-position columns of `x` get zero rows in `W_xh`, so the model computes
+//! what it did until training moves them.
 
 use std::collections::HashMap;
 
@@ -30,6 +34,8 @@ use candle_core::Tensor;
 
 use crate::error::{Error, Result};
 use crate::model::cell::{CellKind, GATES};
+use crate::model::decoder::POSITION_WIDTH;
+use crate::model::encoder::STROKE_WIDTH;
 use crate::model::{HParams, MAX_UNITS};
 use crate::weights::ModelFile;
 
@@ -129,5 +135,46 @@ pub fn widen_decoder(model: &ModelFile, factor: usize) -> Result<ModelFile> {
         dec_size: wide,
         ..hp.clone()
     };
+    Ok(ModelFile { info, tensors })
+}
+
+/// The model with the pen position input added to its decoder
+/// ([`crate::model::decoder`]): `W_xh: [5 + Nz, 4H]` gets [`POSITION_WIDTH`]
+/// zero rows after the stroke-5 rows, `[7 + Nz, 4H]`, so it computes exactly
+/// what `model` computes. Plain LSTM and layer-norm decoders; the HyperLSTM's
+/// hyper cell reads the input too and would need its own rows.
+pub fn add_position_input(model: &ModelFile) -> Result<ModelFile> {
+    let hp = &model.info.hparams;
+    if hp.position_input {
+        return Err(Error::invalid_argument(
+            "position_input",
+            "the model already reads the pen position",
+        ));
+    }
+    if hp.cell == CellKind::Hyper {
+        return Err(Error::invalid_argument(
+            "cell",
+            "adding the pen position input needs a plain or layer-norm LSTM decoder, found Hyper",
+        ));
+    }
+    let w_xh = tensor(model, "decoder.cell.w_xh")?;
+    let (rows, cols) = w_xh.dims2()?;
+    if rows != STROKE_WIDTH + hp.z_size {
+        return Err(Error::Shape {
+            what: "decoder.cell.w_xh".into(),
+            expected: vec![STROKE_WIDTH + hp.z_size, cols],
+            found: vec![rows, cols],
+        });
+    }
+    let zeros = Tensor::zeros((POSITION_WIDTH, cols), w_xh.dtype(), w_xh.device())?;
+    let stroke = w_xh.narrow(0, 0, STROKE_WIDTH)?;
+    let latent = w_xh.narrow(0, STROKE_WIDTH, hp.z_size)?;
+    let mut tensors = model.tensors.clone();
+    tensors.insert(
+        "decoder.cell.w_xh".to_string(),
+        Tensor::cat(&[&stroke, &zeros, &latent], 0)?,
+    );
+    let mut info = model.info.clone();
+    info.hparams.position_input = true;
     Ok(ModelFile { info, tensors })
 }

@@ -200,6 +200,7 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile> {
         cell: CellKind::Lstm,
         recurrent_dropout_keep: 1.0,
         latent_tanh: conditional && version < MAGENTA_TANH_Z_BEFORE_VERSION,
+        position_input: false,
     };
     hparams.validate().map_err(|e| err(e.to_string()))?;
     for (i, (found, expected)) in shapes.iter().zip(expected_shapes(&hparams)).enumerate() {
@@ -280,6 +281,11 @@ pub fn write(file: &ModelFile) -> Result<(Vec<u8>, ExportReport)> {
             "Magenta's format holds plain LSTM decoders only, this model uses {:?}",
             hp.cell
         )));
+    }
+    if hp.position_input {
+        return Err(err(
+            "Magenta's decoders read stroke-5 offsets only, this model also reads the pen position",
+        ));
     }
     if hp.num_mixtures != NUM_MIXTURES {
         return Err(err(format!(
