@@ -4,9 +4,9 @@
 //! goes through the mixture head ([`crate::model::mixture`]).
 //!
 //! **Pen position input** (optional, not in the paper; [`HParams::position_input`]).
-//! The paper's decoder reads only offsets, so it knows where the pen is only by
-//! summing them in its state, and a drawing drifts as those sums blur. With
-//! `position_input` the decoder also reads where the pen is after `S_{t-1}`,
+//! The paper's decoder reads only offsets, so it knows where the pen is only as
+//! far as its state has learnt to sum them. With `position_input` the decoder
+//! also reads where the pen is after `S_{t-1}`,
 //!
 //! ```text
 //! x_t = [S_{t-1}, POSITION_INPUT_SCALE · Σ_{i<t} (Δx_i, Δy_i), z]
