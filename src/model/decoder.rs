@@ -42,6 +42,15 @@ pub fn step_width(position_input: bool) -> usize {
     STROKE_WIDTH + if position_input { POSITION_WIDTH } else { 0 }
 }
 
+/// Moves a scaled pen position (`[x, y]` × [`POSITION_INPUT_SCALE`]) by the
+/// offset of the stroke-5 `row` (normalised units). Training and the fast path
+/// share it, so they sum the position the same way.
+pub fn advance_position(position: &mut [f32], row: &[f32]) {
+    for (p, offset) in position.iter_mut().zip(&row[..POSITION_WIDTH]) {
+        *p += offset * POSITION_INPUT_SCALE;
+    }
+}
+
 /// The decoder: cell, latent-to-initial-state projection (conditional models) and output layer.
 #[derive(Debug, Clone)]
 pub struct Decoder {

@@ -41,7 +41,7 @@ use crate::error::{Error, Result};
 use crate::model::SketchRnn;
 use crate::model::activation::{sigmoid, tanh};
 use crate::model::cell::{Cell, FORGET_BIAS, GATES};
-use crate::model::decoder::{POSITION_INPUT_SCALE, POSITION_WIDTH};
+use crate::model::decoder::{POSITION_WIDTH, advance_position};
 use crate::model::encoder::STROKE_WIDTH;
 use crate::model::fused::host;
 use crate::model::mixture::output_size;
@@ -264,10 +264,7 @@ impl FastDecoder {
             for (row, input) in xh.chunks_exact_mut(w).zip(input) {
                 row[..STROKE_WIDTH].copy_from_slice(input);
                 if self.position_input {
-                    let position = &mut row[STROKE_WIDTH..STROKE_WIDTH + POSITION_WIDTH];
-                    for (p, offset) in position.iter_mut().zip(input) {
-                        *p += offset * POSITION_INPUT_SCALE;
-                    }
+                    advance_position(&mut row[STROKE_WIDTH..STROKE_WIDTH + POSITION_WIDTH], input);
                 }
             }
             // G = β + [x, h]·[W_x; W_hh]

@@ -321,9 +321,7 @@ impl SketchRnn {
                 let d = (t * batch + b) * width;
                 xs[d..d + STROKE_WIDTH].copy_from_slice(row);
                 if self.decoder.position_input {
-                    for (p, offset) in position.iter_mut().zip(row) {
-                        *p += offset * decoder::POSITION_INPUT_SCALE;
-                    }
+                    decoder::advance_position(&mut position, row);
                     xs[d + STROKE_WIDTH..d + width].copy_from_slice(&position);
                 }
             }
