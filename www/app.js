@@ -298,8 +298,15 @@ async function fetchBytes(url, label) {
   return bytes.buffer;
 }
 
-async function loadModel(label, getBytes) {
-  if (busy) return;
+/** The picker entry of the model in use ('builtin', 'magenta:NAME' or 'file'); a failed load puts it back. */
+let pickedValue = 'builtin';
+
+/** Loads a model; `pickerValue` is the picker entry that names it once it is in use. */
+async function loadModel(label, getBytes, pickerValue) {
+  if (busy) {
+    ui.picker.value = pickedValue;
+    return;
+  }
   clearError();
   setBusy(true);
   document.body.dataset.state = 'loading';
@@ -309,8 +316,10 @@ async function loadModel(label, getBytes) {
     const { info: loaded } = await request({ type: MSG.LOAD, bytes, label }, undefined, [bytes]);
     info = loaded;
     document.body.dataset.model = label;
+    showInPicker(pickerValue, label);
     setStatus(`Model: ${label} (${info.conditional ? 'VAE' : 'decoder only'}, ${info.dec_size} units). Draw, then press Finish it.`);
   } catch (e) {
+    ui.picker.value = pickedValue;
     showError(`Could not load ${label}: ${e.message}.${info ? ' The previous model is still in use.' : ''}`);
     setStatus(info ? `Model: ${document.body.dataset.model}` : 'No model loaded.');
   } finally {
@@ -319,15 +328,35 @@ async function loadModel(label, getBytes) {
   }
 }
 
+/**
+ * Makes the picker name the model in use. A model opened from a file gets its own entry
+ * (value 'file'), dropped once another model is in use, so the built-in one can be picked again.
+ */
+function showInPicker(value, label) {
+  let fileEntry = ui.picker.querySelector('option[value="file"]');
+  if (value === 'file') {
+    if (!fileEntry) {
+      fileEntry = document.createElement('option');
+      fileEntry.value = 'file';
+      ui.picker.prepend(fileEntry);
+    }
+    fileEntry.textContent = `${label} (file)`;
+  } else if (fileEntry) {
+    fileEntry.remove();
+  }
+  ui.picker.value = value;
+  pickedValue = value;
+}
+
 function pickModel() {
   const value = ui.picker.value;
   if (value === 'builtin') {
-    loadModel(DEFAULT_MODEL.label, () => fetchBytes(DEFAULT_MODEL.url, DEFAULT_MODEL.label));
-  } else {
+    loadModel(DEFAULT_MODEL.label, () => fetchBytes(DEFAULT_MODEL.url, DEFAULT_MODEL.label), value);
+  } else if (value.startsWith('magenta:')) {
     const name = value.slice('magenta:'.length);
     const base = ui.baseUrl.value.endsWith('/') ? ui.baseUrl.value : `${ui.baseUrl.value}/`;
     const url = `${base}${name}.${ui.kind.value}.json`;
-    loadModel(`${name} (${ui.kind.value})`, () => fetchBytes(url, name));
+    loadModel(`${name} (${ui.kind.value})`, () => fetchBytes(url, name), value);
   }
 }
 
@@ -378,13 +407,13 @@ $('clear').addEventListener('click', () => { remember(); strokes = []; ui.result
 $('export-svg').addEventListener('click', () => download(new Blob([toSvg(strokes)], { type: 'image/svg+xml' }), 'sketch.svg'));
 $('export-png').addEventListener('click', () => pad.toBlob((b) => b && download(b, 'sketch.png'), 'image/png'));
 ui.picker.addEventListener('change', pickModel);
-ui.kind.addEventListener('change', () => { if (ui.picker.value !== 'builtin') pickModel(); });
+ui.kind.addEventListener('change', () => { if (ui.picker.value.startsWith('magenta:')) pickModel(); });
 ui.file.addEventListener('change', () => {
   const f = ui.file.files[0];
-  if (f) loadModel(f.name, () => f.arrayBuffer());
+  if (f) loadModel(f.name, () => f.arrayBuffer(), 'file');
   ui.file.value = '';
 });
 window.addEventListener('resize', resizePad);
 resizePad();
 setBusy(false);
-loadModel(DEFAULT_MODEL.label, () => fetchBytes(DEFAULT_MODEL.url, DEFAULT_MODEL.label));
+loadModel(DEFAULT_MODEL.label, () => fetchBytes(DEFAULT_MODEL.url, DEFAULT_MODEL.label), 'builtin');

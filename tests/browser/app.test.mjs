@@ -181,6 +181,31 @@ test('a corrupt model file shows an error and the app still finishes drawings', 
   await shot('09-after-corrupt');
 });
 
+// Regression: after a model was opened from a file the picker still named the
+// built-in model, so picking the built-in one fired no change and could not
+// bring it back.
+test('a model opened from a file is named in the picker, and the built-in one can be picked again', async () => {
+  const sheepBytes = readFileSync(join(root, 'www', 'models', 'sheep.safetensors'));
+  await page.setInputFiles('#model-file', { name: 'my-sheep.safetensors', mimeType: 'application/octet-stream', buffer: sheepBytes });
+  await page.waitForSelector('body[data-model="my-sheep.safetensors"][data-busy="false"]');
+  assert.equal(await page.inputValue('#model-picker'), 'file');
+  assert.equal(await page.textContent('#model-picker option[value="file"]'), 'my-sheep.safetensors (file)');
+  // A file that fails to load leaves the picker naming the model still in use.
+  await page.setInputFiles('#model-file', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a model') });
+  await page.waitForSelector('#error:not([hidden])');
+  await page.waitForSelector('body[data-busy="false"]');
+  assert.equal(await page.inputValue('#model-picker'), 'file');
+  assert.equal(await page.getAttribute('body', 'data-model'), 'my-sheep.safetensors');
+  await page.selectOption('#model-picker', 'builtin');
+  await page.waitForSelector('body[data-model="sheep (built in)"][data-busy="false"]');
+  assert.equal(await page.inputValue('#model-picker'), 'builtin');
+  assert.equal(await page.locator('#model-picker option[value="file"]').count(), 0);
+  await page.click('#clear');
+  await drawDoodle();
+  await press('finish');
+  assert.ok((await padData()).model > 0, 'the built-in model draws again');
+});
+
 test('switching to a Magenta model served from --models works', { skip: !haveMagenta && 'no ../shared/models/magenta' }, async () => {
   await openApp('?models=/local-models/');
   await page.selectOption('#model-kind', 'gen');
