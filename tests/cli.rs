@@ -205,7 +205,9 @@ fn eval_test_split(model: &Path, data: &Path, latent: &str) -> serde_json::Value
 /// weight 0.05 (mean of its steps 3,900–4,375) −0.215 and 0.341, and the same
 /// run resumed (mean of its steps 8,625–9,100) −0.236 and 0.398; that
 /// fine-tuned at KL weight 0.025 (mean of its steps 5,825–6,300, shipped
-/// 2026-11-29) −0.253 and 0.493. A
+/// 2026-11-29) −0.253 and 0.493. The model shipped since 2026-12-07, trained
+/// from scratch with the pen position as a decoder input (mean of its stage 4's
+/// steps 4,025–4,500): −0.283 and 0.371. A
 /// collapsed posterior (a decoder that ignores z) would give the same figure
 /// twice.
 #[test]
@@ -252,8 +254,11 @@ fn reconstruction_score(model: &Path, data: &Path, extra: &[&str]) -> serde_json
 /// τ 0.2, noise 1): pairwise 0.597 from the drawings' own latents, 0.508 from
 /// the prior. Over all 300 test drawings and seeds 1–3: 0.625–0.630 and
 /// 0.492–0.512. (The model shipped before it, stage 3's mean: 0.576 and 0.476
-/// here, 0.597–0.617 and 0.490–0.500 over 300.) The bounds below leave at least
-/// 0.03 either side.
+/// here, 0.597–0.617 and 0.490–0.500 over 300.) The model shipped since
+/// 2026-12-07, which reads the pen position (`--position-input`), measured the
+/// same way that day: 0.673 and 0.516 (over 300 and seeds 1–5: 0.638–0.679).
+/// The bound on the own latent, 0.63, is one the model before it (0.597 here)
+/// fails; the bounds leave at least 0.04 either side.
 /// A decoder that ignored its latent, or an encoder that read the wrong
 /// drawing, would score near 0.5 both ways.
 #[test]
@@ -276,8 +281,8 @@ fn shipped_sheep_reconstructions_are_nearer_their_own_inputs_than_prior_decoding
         prior["pairwise"].as_f64().unwrap(),
     );
     assert!(
-        own_p > 0.55,
-        "pairwise from the own latent {own_p}, expected > 0.55"
+        own_p > 0.63,
+        "pairwise from the own latent {own_p}, expected > 0.63"
     );
     assert!(
         (prior_p - 0.5).abs() < 0.06,
@@ -295,7 +300,12 @@ fn shipped_sheep_reconstructions_are_nearer_their_own_inputs_than_prior_decoding
 /// (`reconstruct --from-prior [--standard-prior] --score`, the median Chamfer
 /// distance from a drawing to the test drawings). Measured 2026-12-01, n 150,
 /// τ 0.2: seed 1 0.0570 against 0.0631, seed 2 0.0586 against 0.0650 (n 300,
-/// τ 0.3, seed 1: 0.0576 against 0.0628). The bound leaves half the gap.
+/// τ 0.3, seed 1: 0.0576 against 0.0628). The model shipped since 2026-12-07
+/// (pen position input) gains less from its fitted prior, whose latents lie
+/// nearer N(0, I) (mean variance per dimension 0.663, against 0.216): measured
+/// 2026-12-07, n 150, τ 0.2, seed 1 0.0575 against 0.0593, seed 2 0.0581
+/// against 0.0599 (n 300, τ 0.3, seed 1: 0.0582 against 0.0595). The bound
+/// leaves half the gap.
 #[test]
 fn shipped_sheep_new_drawings_from_its_fitted_prior_lie_nearer_human_sheep() {
     let Some(shared) = common::shared_dir() else {
@@ -310,8 +320,8 @@ fn shipped_sheep_new_drawings_from_its_fitted_prior_lie_nearer_human_sheep() {
         standard["median_other_distance"].as_f64().unwrap(),
     );
     assert!(
-        f < s - 0.003,
-        "median distance to the test sheep: fitted prior {f}, N(0, I) {s}; expected the fitted one lower by > 0.003"
+        f < s - 0.0009,
+        "median distance to the test sheep: fitted prior {f}, N(0, I) {s}; expected the fitted one lower by > 0.0009"
     );
 }
 

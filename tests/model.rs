@@ -14,7 +14,7 @@ use sketch_rnn::model::mixture::{Mixture, bivariate_normal, output_size};
 use sketch_rnn::model::{CellKind, HParams, SketchRnn};
 use sketch_rnn::sample;
 use sketch_rnn::stroke::{START_TOKEN, stroke3_to_stroke5};
-use sketch_rnn::weights::{ModelFile, ModelInfo, magenta, native};
+use sketch_rnn::weights::{ModelFile, ModelInfo, magenta, mixture_parity, native, parity_input};
 
 fn hparams(cell: CellKind, z_size: usize) -> HParams {
     HParams {
@@ -292,16 +292,29 @@ fn safetensors_round_trip_is_exact_for_every_cell() {
 }
 
 /// Magenta's decoders read stroke-5 only: a model that also reads the pen
-/// position has no Magenta form, and export says so instead of dropping rows.
+/// position exports as a plain LSTM with extra units that sum it
+/// (`weights::position_units`), not with its position rows dropped. Read
+/// back, it predicts what the original does up to int16 rounding (a dropped
+/// position input would differ from the second row on).
 #[test]
-fn magenta_export_refuses_a_decoder_that_reads_the_pen_position() {
+fn magenta_export_of_a_decoder_that_reads_the_pen_position_sums_it_in_extra_units() {
     let hp = HParams {
         position_input: true,
         ..hparams(CellKind::Lstm, 8)
     };
-    let (vm, _) = random_model(&hp, 10);
-    let e = magenta::write(&file_of(&vm, &hp)).unwrap_err().to_string();
-    assert!(e.contains("pen position"), "{e}");
+    let (vm, model) = random_model(&hp, 10);
+    let (json, report) = magenta::write(&file_of(&vm, &hp)).unwrap();
+    assert!(report.position_units_per_axis >= 1);
+    let loaded = ModelFile::from_bytes(&json).unwrap();
+    assert!(!loaded.info.hparams.position_input);
+    assert_eq!(
+        loaded.info.hparams.dec_size,
+        hp.dec_size + 2 * report.position_units_per_axis
+    );
+    let again = loaded.build(&Device::Cpu).unwrap();
+    let z = vec![0.3f32; 8];
+    let parity = mixture_parity(&model, &again, Some(&z), &parity_input(60)).unwrap();
+    assert!(parity.max_param < 2e-3, "{parity:?}");
 }
 
 /// Export to Magenta JSON and import back: the same model up to int16 quantisation.

@@ -337,12 +337,13 @@ fn bad_noise_and_seed_are_refused() {
 
 /// New drawings ("from imagination", Morph's far end) take their latent from
 /// the shipped model's fitted prior, not N(0, I): the model's latents spread
-/// about 0.2 per dimension over the training set (`sketch-rnn fit-prior`,
-/// 2026-12-01: |mean| 0.861, mean variance 0.216), so draws of N(0, I) mostly
-/// land where the decoder never saw a drawing. 4,000 draws must reproduce the
-/// stored mean (to 0.05 per dimension, about 5 standard errors of a dimension
-/// whose variance is at most 0.5) and a mean variance of 0.216 ± 0.03; draws of
-/// N(0, I) would give 0 and 1.
+/// about 0.66 per dimension over the training set, around a mean 1.7 from the
+/// origin (`sketch-rnn fit-prior`, 2026-12-07: |mean| 1.735, mean variance
+/// 0.663, largest 0.917; the model shipped before it: 0.861 and 0.216), so
+/// many draws of N(0, I) land where the decoder saw few drawings. 4,000 draws
+/// must reproduce the stored mean (to 0.06 per dimension, about 4 standard
+/// errors of a dimension whose variance is at most 0.92) and a mean variance
+/// of 0.663 ± 0.05; draws of N(0, I) would give 0 and 1.
 #[test]
 fn new_drawings_take_their_latent_from_the_shipped_models_fitted_prior() {
     let bytes = std::fs::read(concat!(
@@ -365,7 +366,7 @@ fn new_drawings_take_their_latent_from_the_shipped_models_fitted_prior() {
     for i in 0..z_size {
         let mean = zs.iter().map(|z| z[i] as f64).sum::<f64>() / n as f64;
         assert!(
-            (mean - prior.mean[i] as f64).abs() < 0.05,
+            (mean - prior.mean[i] as f64).abs() < 0.06,
             "dimension {i}: mean of draws {mean}, fitted {}",
             prior.mean[i]
         );
@@ -373,7 +374,7 @@ fn new_drawings_take_their_latent_from_the_shipped_models_fitted_prior() {
     }
     mean_variance /= z_size as f64;
     assert!(
-        (mean_variance - 0.216).abs() < 0.03,
-        "mean variance per dimension {mean_variance}, fitted 0.216"
+        (mean_variance - 0.663).abs() < 0.05,
+        "mean variance per dimension {mean_variance}, fitted 0.663"
     );
 }

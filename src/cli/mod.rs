@@ -643,13 +643,35 @@ fn convert(
     } else if i.ends_with(".safetensors") && o.ends_with(".json") {
         let file = native::read(&bytes).map_err(|e| e.in_file(name(input)))?;
         let (json, report) = magenta::write(&file)?;
+        // Parity of the file as written, read back, on the fixed input `convert
+        // --quantize` uses, from a prior latent (seed 1).
+        let original = file
+            .build(&Device::Cpu)
+            .map_err(|e| e.in_file(name(input)))?;
+        let exported = magenta::read(&json)?.build(&Device::Cpu)?;
+        let z = sample::prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
+        let rows = sketch_rnn::weights::parity_input(100);
+        let parity =
+            sketch_rnn::weights::mixture_parity(&original, &exported, z.as_deref(), &rows)?;
         write(output, &json)?;
+        let position = if report.position_units_per_axis > 0 {
+            format!(
+                "; the pen position input rewritten as {} summing units per axis",
+                report.position_units_per_axis
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "wrote {}: {} weights clipped to ±{}, max quantisation error {:.2e}",
+            "wrote {}: {} weights clipped to ±{}, max quantisation error {:.2e}{position}; \
+             over {} steps: max mixture-parameter difference {:.2e}, max |Δ ln pdf| at the next point {:.2e} nats",
             output.display(),
             report.clipped,
             magenta::MAGENTA_MAX_WEIGHT,
-            report.max_quantisation_error
+            report.max_quantisation_error,
+            rows.len(),
+            parity.max_param,
+            parity.max_log_density
         );
     } else {
         bail!(

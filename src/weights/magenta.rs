@@ -25,6 +25,7 @@ use crate::error::{Error, Result, check_size};
 use crate::model::cell::{CellKind, GATES};
 use crate::model::mixture::output_size;
 use crate::model::{HParams, MAX_UNITS, NUM_MIXTURES};
+use crate::weights::position_units::fold_position_input;
 use crate::weights::{ModelFile, ModelInfo};
 
 /// Magenta stores weights as int16 scaled to ±this value.
@@ -270,6 +271,9 @@ pub struct ExportReport {
     pub clipped: usize,
     /// Largest absolute difference between a weight and its int16 encoding.
     pub max_quantisation_error: f32,
+    /// For a decoder that read the pen position: the units per axis added to
+    /// sum it ([`crate::weights::position_units`]); 0 otherwise.
+    pub position_units_per_axis: usize,
 }
 
 /// Writes a model as Magenta JSON so it runs in Magenta's JavaScript libraries.
@@ -282,21 +286,21 @@ pub fn write(file: &ModelFile) -> Result<(Vec<u8>, ExportReport)> {
             hp.cell
         )));
     }
-    if hp.position_input {
-        return Err(err(
-            "Magenta's decoders read stroke-5 offsets only, this model also reads the pen position",
-        ));
-    }
     if hp.num_mixtures != NUM_MIXTURES {
         return Err(err(format!(
             "Magenta's libraries expect {NUM_MIXTURES} mixtures, this model has {}",
             hp.num_mixtures
         )));
     }
+    // Magenta's decoders read stroke-5 rows only: a decoder that also reads the
+    // pen position is rewritten to sum it in extra units.
+    let (folded, position_units) = fold_position_input(file)?;
+    let file = &folded;
     let conditional = hp.conditional();
     let mut report = ExportReport {
         clipped: 0,
         max_quantisation_error: 0.0,
+        position_units_per_axis: position_units.map_or(0, |p| p.per_axis),
     };
     let mut shapes = Vec::new();
     let mut blobs = Vec::new();

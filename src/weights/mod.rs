@@ -5,6 +5,7 @@
 
 pub mod magenta;
 pub mod native;
+pub mod position_units;
 
 use std::collections::HashMap;
 

@@ -8,6 +8,9 @@
 //     to max(1, |v|) (the golden tolerance: same int16 weights, two float libraries);
 //   * our trace of the original .safetensors vs @magenta/sketch: ≤ 2e-2, the
 //     effect of Magenta's int16 weight quantisation (step 10/32767).
+// The same for a model trained with --position-input (as the shipped sheep
+// model is), which the export rewrites as a plain LSTM with extra units that sum
+// the pen position (src/weights/position_units.rs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -38,12 +41,12 @@ function worstDiff(ours, theirs) {
   return worst;
 }
 
-test('a trained decoder-only model exports to Magenta JSON that @magenta/sketch runs identically', { skip: !existsSync(data) && 'no ../shared' }, async () => {
+async function exportAndCompare(extraTrainArgs) {
   const dir = mkdtempSync(join(tmpdir(), 'sketch-rnn-export-'));
   try {
     execFileSync(bin, ['train', '--data', data, '--out', dir, '--z-size', '0', '--dec-size', '64',
       '--batch-size', '16', '--steps', '20', '--eval-every', '20', '--sample-every', '0',
-      '--name', 'sheep-gen'], { stdio: ['ignore', 'ignore', 'inherit'] });
+      '--name', 'sheep-gen', ...extraTrainArgs], { stdio: ['ignore', 'ignore', 'inherit'] });
     const model = join(dir, 'model.safetensors');
     const exported = join(dir, 'sheep-gen.gen.json');
     execFileSync(bin, ['convert', model, exported], { stdio: ['ignore', 'ignore', 'ignore'] });
@@ -80,7 +83,18 @@ test('a trained decoder-only model exports to Magenta JSON that @magenta/sketch 
     const original = worstDiff(trace(model), theirs);
     assert.ok(original <= 2e-2, `original model vs @magenta/sketch on its export: ${original}`);
     console.log(`max relative difference: ${sameFile.toExponential(2)} (same file), ${original.toExponential(2)} (quantised export)`);
+    return shapes;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+test('a trained decoder-only model exports to Magenta JSON that @magenta/sketch runs identically', { skip: !existsSync(data) && 'no ../shared' }, async () => {
+  const shapes = await exportAndCompare([]);
+  assert.equal(shapes[3][0], 64, 'the decoder keeps its 64 units');
+});
+
+test('a model that reads the pen position exports to Magenta JSON that @magenta/sketch runs alike', { skip: !existsSync(data) && 'no ../shared' }, async () => {
+  const shapes = await exportAndCompare(['--position-input']);
+  assert.ok(shapes[3][0] > 64, `the decoder grew units that sum the position: ${shapes[3][0]}`);
 });

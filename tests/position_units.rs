@@ -1,0 +1,86 @@
+//! A decoder that reads the pen position (`--position-input`), rewritten as a
+//! plain LSTM that sums the position in extra units
+//! (`weights::position_units`), predicts what the original does; that is how
+//! such a model exports to Magenta's JSON.
+//!
+//! Measured 2026-12-07 on the shipped sheep model (`cargo test --release --test
+//! position_units -- --nocapture`, latent from N(0, I) with seed 1, the
+//! wandering input below): the rewritten model's mixture parameters within
+//! 1.9e-3 of the original's after 250 rows (2.0e-4 after 100, 30 and 12 units
+//! from the start; 5e-6 on `parity_input`'s loops, which stay near it); the
+//! exported JSON, read back, within 1.2e-2 (two of the model's weights lie
+//! beyond Magenta's ±10 and are clipped, and the rest are rounded to its int16
+//! grid). The bounds leave about twice that.
+
+use candle_core::Device;
+use sketch_rnn::rng::SketchRng;
+use sketch_rnn::sample::prior_latent;
+use sketch_rnn::stroke::{START_TOKEN, Stroke5};
+use sketch_rnn::weights::position_units::fold_position_input;
+use sketch_rnn::weights::{ModelFile, magenta, mixture_parity, native, parity_input};
+
+fn shipped() -> ModelFile {
+    let bytes = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/www/models/sheep.safetensors"
+    ))
+    .unwrap();
+    native::read(&bytes).unwrap()
+}
+
+/// Loops like `parity_input`'s, drifting right and down by 0.12 and 0.06
+/// normalised units a row: after 250 rows the pen is 30 units right of and 15
+/// below where it started, past the edge of a typical sheep (training positions:
+/// standard deviation 5.4 in x and 2.9 in y).
+fn wandering_input(n: usize) -> Vec<Stroke5> {
+    let mut rows = vec![START_TOKEN];
+    for (t, row) in parity_input(n).into_iter().enumerate().skip(1) {
+        let up = (t % 31 == 0) as u8 as f32;
+        rows.push([row[0] + 0.12, row[1] + 0.06, 1.0 - up, up, 0.0]);
+    }
+    rows
+}
+
+#[test]
+fn a_decoder_that_reads_the_pen_position_predicts_the_same_as_one_that_sums_it() {
+    let file = shipped();
+    assert!(file.info.hparams.position_input);
+    let (folded, units) = fold_position_input(&file).unwrap();
+    let units = units.expect("the shipped model reads the pen position");
+    let hp = &folded.info.hparams;
+    assert!(!hp.position_input);
+    assert_eq!(hp.dec_size, file.info.hparams.dec_size + 2 * units.per_axis);
+    let original = file.build(&Device::Cpu).unwrap();
+    let rewritten = folded.build(&Device::Cpu).unwrap();
+    let z = prior_latent(hp.z_size, &mut SketchRng::new(1));
+    let parity =
+        mixture_parity(&original, &rewritten, z.as_deref(), &wandering_input(250)).unwrap();
+    eprintln!("{parity:?}");
+    assert!(parity.max_param < 4e-3, "{parity:?}");
+}
+
+#[test]
+fn a_decoder_without_the_position_input_is_left_as_it_is() {
+    let (folded, _) = fold_position_input(&shipped()).unwrap();
+    let (same, units) = fold_position_input(&folded).unwrap();
+    assert!(units.is_none());
+    assert_eq!(same.info, folded.info);
+    for (name, t) in &folded.tensors {
+        assert_eq!(same.tensors[name].dims(), t.dims(), "{name}");
+    }
+}
+
+#[test]
+fn the_shipped_model_exports_to_magenta_json_and_predicts_alike() {
+    let file = shipped();
+    let (json, report) = magenta::write(&file).unwrap();
+    assert!(report.position_units_per_axis > 0);
+    let exported = magenta::read(&json).unwrap();
+    assert!(!exported.info.hparams.position_input);
+    let original = file.build(&Device::Cpu).unwrap();
+    let back = exported.build(&Device::Cpu).unwrap();
+    let z = prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
+    let parity = mixture_parity(&original, &back, z.as_deref(), &wandering_input(250)).unwrap();
+    eprintln!("{report:?} {parity:?}");
+    assert!(parity.max_param < 2.5e-2, "{parity:?}");
+}
