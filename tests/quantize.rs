@@ -12,7 +12,10 @@
 //! 0.87); stage 3's mean of steps 8,625–9,100 f16 1.2e-3 and 0.40, int8 0.13
 //! and 1.6 (`convert`: f16 1.5e-3 and 0.078, int8 0.32 and 0.24); stage 4's
 //! mean of steps 5,825–6,300, shipped since 2026-11-29, f16 2.0e-3 and 0.38,
-//! int8 0.073 and 5.4 (`convert`: f16 3.9e-3 and 0.017, int8 0.53 and 1.23).
+//! int8 0.073 and 5.4 (`convert`: f16 3.9e-3 and 0.017, int8 0.53 and 1.23);
+//! the model shipped since 2026-12-07, which reads the pen position, f16
+//! 1.2e-3 and 8.6e-3, int8 0.10 and 4.7 (`convert`: f16 8.1e-4 and 0.20, int8
+//! 0.20 and 4.8).
 //! A better-trained, sharper model is more sensitive: where a mixture
 //! component is narrow and the next point lies many σ from it, a small error in
 //! its mean and log σ moves the log density by a lot (Magenta's sheep: f16 0.04,
