@@ -13,6 +13,9 @@
 //! * `posterior N(0,I)`: the same with p(z) = N(0, I) even for a model with a
 //!   fitted prior (`CompletionSearch::standard_prior`);
 //! * `prior-only 128`: the same with 128 candidates, all from the prior;
+//! * `finish (retried)`: `Session::finishing_latent`, the app's "Finish it"
+//!   since 2026-12-07: the decoder posterior's latent, drawn again (up to
+//!   `FINISH_TRIES`) while its finish adds fewer than `MIN_FINISH_POINTS`;
 //! * `whole drawing`: the encoding of the *whole* human drawing (not available
 //!   to an app; what the decoder can do when the latent knows the ending).
 //!
@@ -110,6 +113,7 @@ fn main() -> anyhow::Result<()> {
     ];
     let mut methods: Vec<String> = vec!["prefix latent".into(), "prior".into()];
     methods.extend(searches.iter().map(|s| s.0.to_string()));
+    methods.push("finish (retried)".into());
     methods.push("whole drawing".into());
     let mut finishes: Vec<Vec<Vec<Stroke3>>> = vec![Vec::new(); methods.len()];
     for (k, (d, prefix)) in whole.iter().zip(&prefixes).enumerate() {
@@ -121,6 +125,12 @@ fn main() -> anyhow::Result<()> {
         for (_, s) in &searches {
             latents.push(session.completion_latent(prefix, s, seed)?);
         }
+        latents.push(session.finishing_latent(
+            prefix,
+            &CompletionSearch::default(),
+            TEMPERATURE,
+            seed,
+        )?);
         latents.push(session.sample_latent(&session.encode(d)?, APP_NOISE, seed)?);
         for (m, z) in latents.iter().enumerate() {
             let mut drawing = session.begin(Some(z), prefix, seed)?;

@@ -34,6 +34,13 @@ pub const MAX_GENERATED_POINTS: usize = 1000;
 pub const MAX_ALTERNATIVES: usize = 32;
 /// Most candidate latents one [`Session::completion_latent`] scores.
 pub const MAX_COMPLETION_CANDIDATES: usize = 256;
+/// Points a finish must add for [`Session::finishing_latent`] to keep its
+/// latent: fewer reads as "the model ended your drawing" (the measure of
+/// `examples/completion_stats.rs`).
+pub const MIN_FINISH_POINTS: usize = 5;
+/// Latents [`Session::finishing_latent`] tries before it keeps one whose
+/// finish adds fewer than [`MIN_FINISH_POINTS`].
+pub const FINISH_TRIES: u64 = 4;
 /// Most latents in one interpolation.
 pub const MAX_INTERPOLATION_STEPS: usize = 64;
 /// Largest latent-noise scale λ (1 is the VAE's own posterior sample).
@@ -337,6 +344,41 @@ impl Session {
             search,
             &mut rng,
         )
+    }
+
+    /// The latent "Finish it" draws from: [`Session::completion_latent`],
+    /// conditioned by rejection on the finish going on. Each try's latent is
+    /// kept if the finish it gives, `begin(z, prefix, seed)` then
+    /// `next_points(…, temperature)` (deterministic given the seed), adds at
+    /// least [`MIN_FINISH_POINTS`] points; otherwise another is drawn (a new
+    /// search seed), up to [`FINISH_TRIES`], and the last kept. Asking for a
+    /// finish says the drawing is not done, and latents of drawings that end
+    /// where the prefix does explain the prefix well (a quarter of the
+    /// half-drawn test sheep with the shipped model, README *Finishing a
+    /// drawing*). Costs one more pass over the prefix per try. VAE models only.
+    pub fn finishing_latent(
+        &self,
+        prefix: &[Stroke3],
+        search: &CompletionSearch,
+        temperature: f32,
+        seed: u64,
+    ) -> Result<Vec<f32>> {
+        sample::check_temperature(temperature)?;
+        let seed = check_seed(seed)?;
+        let mut z = Vec::new();
+        for attempt in 0..FINISH_TRIES {
+            // distinct search seeds within 0..=MAX_SEED (attempt < 2⁵)
+            z = self.completion_latent(prefix, search, seed ^ (attempt << 48))?;
+            let mut drawing = self.begin(Some(&z), prefix, seed)?;
+            if self
+                .next_points(&mut drawing, MIN_FINISH_POINTS, temperature)?
+                .len()
+                >= MIN_FINISH_POINTS
+            {
+                break;
+            }
+        }
+        Ok(z)
     }
 
     /// Starts a drawing: from latent `z` (VAE) or none (decoder-only), after the

@@ -137,6 +137,27 @@ impl Model {
             .map_err(js_error)
     }
 
+    /// The latent "Finish it" draws from (VAE models): a completion latent
+    /// whose finish at `temperature` from `seed` goes on
+    /// ([`session::Session::finishing_latent`], default search).
+    #[wasm_bindgen(js_name = finishingLatent)]
+    pub fn finishing_latent(
+        &self,
+        prefix_px: JsValue,
+        temperature: f32,
+        seed_value: f64,
+    ) -> Result<Vec<f32>, JsError> {
+        let prefix = drawing(prefix_px, "prefix")?;
+        self.session
+            .finishing_latent(
+                &prefix,
+                &session::CompletionSearch::default(),
+                temperature,
+                seed(seed_value)?,
+            )
+            .map_err(js_error)
+    }
+
     /// Starts a drawing from latent `z` (VAE; `undefined` for decoder-only
     /// models) after reading `prefix_px`.
     pub fn begin(

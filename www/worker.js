@@ -13,9 +13,9 @@ function latentFor(drawing, noise, seed) {
   return model.sampleLatent(mu, sigma, noise, seed);
 }
 
-/** The latent to finish `drawing` from: one of a drawing that begins like it
- * (the decoder's posterior; the drawing's own encoding reads it as finished). */
-function finishingLatent(drawing, seed) {
+/** A latent of a drawing that begins like `drawing` (the decoder's
+ * posterior; the drawing's own encoding reads it as finished), for More ideas. */
+function completionLatent(drawing, seed) {
   return info.conditional ? model.completionLatent(drawing, seed) : undefined;
 }
 
@@ -55,7 +55,8 @@ const handlers = {
     postMessage({ type: MSG.LOADED, id, info });
   },
   [MSG.FINISH]({ id, drawing, temperature, seed, maxPoints }) {
-    const z = finishingLatent(drawing, seed);
+    // a latent whose finish, streamed below from the same seed, goes on
+    const z = info.conditional ? model.finishingLatent(drawing, temperature, seed) : undefined;
     stream(id, drawing, z, drawing, temperature, seed, maxPoints);
   },
   [MSG.REDRAW]({ id, drawing, temperature, noise, seed, maxPoints }) {
@@ -64,7 +65,7 @@ const handlers = {
     stream(id, drawing, z, [], temperature, seed, maxPoints);
   },
   [MSG.IDEAS]({ id, drawing, temperature, seed, maxPoints, count }) {
-    const z = finishingLatent(drawing, seed);
+    const z = completionLatent(drawing, seed);
     const drawings = model.alternatives(z, drawing, count, temperature, maxPoints, seed);
     postMessage({ type: MSG.RESULT, id, drawings });
   },

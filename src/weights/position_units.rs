@@ -37,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::model::HParams;
 use crate::model::cell::{CellKind, GATES};
 use crate::model::decoder::{POSITION_INPUT_SCALE, POSITION_WIDTH};
+use crate::model::encoder::STROKE_WIDTH;
 use crate::weights::ModelFile;
 
 /// Pre-activation weight that saturates a gate: σ(20) = 1 − 2.1·10⁻⁹.
@@ -54,9 +55,8 @@ const GATE_I: usize = 0;
 const GATE_G: usize = 1;
 const GATE_F: usize = 2;
 const GATE_O: usize = 3;
-/// Stroke-5 columns: Δx, Δy, then the three pen states.
-const STROKE_WIDTH: usize = 5;
-const PEN_COLUMNS: std::ops::Range<usize> = 2..5;
+/// Stroke-5 columns after Δx and Δy: the three pen states.
+const PEN_COLUMNS: std::ops::Range<usize> = 2..STROKE_WIDTH;
 
 /// How a decoder's position input was rewritten.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -168,8 +168,13 @@ test('Morph draws an interpolation strip', async () => {
   await shot('07-morph');
 });
 
-test('a corrupt model file shows an error and the app still finishes drawings', async () => {
+/** Opens a file that is not a model with "Open a model file…". */
+async function openCorruptModelFile() {
   await page.setInputFiles('#model-file', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a model') });
+}
+
+test('a corrupt model file shows an error and the app still finishes drawings', async () => {
+  await openCorruptModelFile();
   await page.waitForSelector('#error:not([hidden])');
   assert.match(await page.textContent('#error'), /Could not load broken\.safetensors/);
   await page.waitForSelector('body[data-busy="false"]');
@@ -191,7 +196,7 @@ test('a model opened from a file is named in the picker, and the built-in one ca
   assert.equal(await page.inputValue('#model-picker'), 'file');
   assert.equal(await page.textContent('#model-picker option[value="file"]'), 'my-sheep.safetensors (file)');
   // A file that fails to load leaves the picker naming the model still in use.
-  await page.setInputFiles('#model-file', { name: 'broken.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.from('this is not a model') });
+  await openCorruptModelFile();
   await page.waitForSelector('#error:not([hidden])');
   await page.waitForSelector('body[data-busy="false"]');
   assert.equal(await page.inputValue('#model-picker'), 'file');

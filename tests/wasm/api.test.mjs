@@ -69,6 +69,17 @@ test('a latent to finish a drawing from, refused for decoder-only models', () =>
   }
 });
 
+test('the latent Finish it draws from: a completion latent whose finish goes on', () => {
+  const z = sheep.finishingLatent(doodle, 0.25, 5);
+  assert.equal(z.length, sheep.info().z_size);
+  assert.deepEqual(Array.from(sheep.finishingLatent(doodle, 0.25, 5)), Array.from(z), 'same seed, same latent');
+  // streamed as the worker does (same prefix, seed and temperature), the finish adds points
+  const d = sheep.begin(z, doodle, 5);
+  assert.ok(sheep.nextPoints(d, 5, 0.25).length > 0);
+  d.free();
+  assert.throws(() => sheep.finishingLatent(doodle, Number.NaN, 5), /temperature/);
+});
+
 test('alternatives, interpolation, analogy and score', () => {
   const z = sheep.priorLatent(1);
   const alts = sheep.alternatives(z, doodle, 9, 0.5, 40, 2);
