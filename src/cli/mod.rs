@@ -624,35 +624,20 @@ fn convert(
             .build(&Device::Cpu)
             .map_err(|e| e.in_file(name(input)))?;
         let (out, max_weight_error) = native::write_quantized(&file, quantize)?;
-        let quantized = native::read(&out)?.build(&Device::Cpu)?;
-        // Parity on a fixed 100-row drawing-like input, from a prior latent (seed 1).
-        let z = sample::prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
-        let rows = sketch_rnn::weights::parity_input(100);
-        let parity =
-            sketch_rnn::weights::mixture_parity(&original, &quantized, z.as_deref(), &rows)?;
+        let parity = conversion_parity(&original, &native::read(&out)?)?;
         write(output, &out)?;
         eprintln!(
-            "wrote {} ({} bytes, {quantize:?}): max weight change {max_weight_error:.2e}; \
-             over {} steps: max mixture-parameter difference {:.2e}, max |Δ ln pdf| at the next point {:.2e} nats",
+            "wrote {} ({} bytes, {quantize:?}): max weight change {max_weight_error:.2e}; {parity}",
             output.display(),
             out.len(),
-            rows.len(),
-            parity.max_param,
-            parity.max_log_density
         );
     } else if i.ends_with(".safetensors") && o.ends_with(".json") {
         let file = native::read(&bytes).map_err(|e| e.in_file(name(input)))?;
         let (json, report) = magenta::write(&file)?;
-        // Parity of the file as written, read back, on the fixed input `convert
-        // --quantize` uses, from a prior latent (seed 1).
         let original = file
             .build(&Device::Cpu)
             .map_err(|e| e.in_file(name(input)))?;
-        let exported = magenta::read(&json)?.build(&Device::Cpu)?;
-        let z = sample::prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
-        let rows = sketch_rnn::weights::parity_input(100);
-        let parity =
-            sketch_rnn::weights::mixture_parity(&original, &exported, z.as_deref(), &rows)?;
+        let parity = conversion_parity(&original, &magenta::read(&json)?)?;
         write(output, &json)?;
         let position = if report.position_units_per_axis > 0 {
             format!(
@@ -663,15 +648,11 @@ fn convert(
             String::new()
         };
         eprintln!(
-            "wrote {}: {} weights clipped to ±{}, max quantisation error {:.2e}{position}; \
-             over {} steps: max mixture-parameter difference {:.2e}, max |Δ ln pdf| at the next point {:.2e} nats",
+            "wrote {}: {} weights clipped to ±{}, max quantisation error {:.2e}{position}; {parity}",
             output.display(),
             report.clipped,
             magenta::MAGENTA_MAX_WEIGHT,
             report.max_quantisation_error,
-            rows.len(),
-            parity.max_param,
-            parity.max_log_density
         );
     } else {
         bail!(
@@ -681,6 +662,22 @@ fn convert(
         );
     }
     Ok(())
+}
+
+/// How far a converted model file (as written, read back) predicts from the
+/// original, for `convert`'s report: on a fixed 100-row drawing-like input,
+/// from a prior latent (seed 1).
+fn conversion_parity(original: &SketchRnn, converted: &ModelFile) -> Result<String> {
+    let converted = converted.build(&Device::Cpu)?;
+    let z = sample::prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
+    let rows = sketch_rnn::weights::parity_input(100);
+    let parity = sketch_rnn::weights::mixture_parity(original, &converted, z.as_deref(), &rows)?;
+    Ok(format!(
+        "over {} steps: max mixture-parameter difference {:.2e}, max |Δ ln pdf| at the next point {:.2e} nats",
+        rows.len(),
+        parity.max_param,
+        parity.max_log_density
+    ))
 }
 
 /// What `sketch-rnn reconstruct` was asked for.

@@ -64,13 +64,6 @@ fn split_outgoing(t: &Tensor, k: usize) -> Result<Tensor> {
     Ok((Tensor::cat(&copies, 0)? / k as f64)?)
 }
 
-fn tensor<'a>(model: &'a ModelFile, name: &str) -> Result<&'a Tensor> {
-    model
-        .tensors
-        .get(name)
-        .ok_or_else(|| Error::ModelFile(format!("widen: the model has no tensor '{name}'")))
-}
-
 /// The model with its decoder widened from `H` to `factor·H` units, computing the
 /// same outputs (up to float rounding). `factor` must be at least 2.
 pub fn widen_decoder(model: &ModelFile, factor: usize) -> Result<ModelFile> {
@@ -100,34 +93,34 @@ pub fn widen_decoder(model: &ModelFile, factor: usize) -> Result<ModelFile> {
     };
 
     // Incoming weights: W_xh [in, 4H] → [in, 4kH]; bias [4H] → [4kH].
-    let w_xh = tensor(model, "decoder.cell.w_xh")?;
+    let w_xh = model.tensor("decoder.cell.w_xh")?;
     set("decoder.cell.w_xh", repeat_units(w_xh, GATES, h, k)?);
-    let bias = tensor(model, "decoder.cell.bias")?.unsqueeze(0)?;
+    let bias = model.tensor("decoder.cell.bias")?.unsqueeze(0)?;
     set(
         "decoder.cell.bias",
         repeat_units(&bias, GATES, h, k)?.squeeze(0)?,
     );
     // Recurrent weights [H, 4H]: incoming columns repeated, outgoing rows split → [kH, 4kH].
-    let w_hh = tensor(model, "decoder.cell.w_hh")?;
+    let w_hh = model.tensor("decoder.cell.w_hh")?;
     set(
         "decoder.cell.w_hh",
         split_outgoing(&repeat_units(w_hh, GATES, h, k)?, k)?,
     );
     // Initial state [Nz, 2H] = [c, h] → [Nz, 2kH], for conditional models.
     if hp.conditional() {
-        let init = tensor(model, "decoder.init.weight")?;
+        let init = model.tensor("decoder.init.weight")?;
         set(
             "decoder.init.weight",
             repeat_units(init, STATE_PARTS, h, k)?,
         );
-        let init_b = tensor(model, "decoder.init.bias")?.unsqueeze(0)?;
+        let init_b = model.tensor("decoder.init.bias")?.unsqueeze(0)?;
         set(
             "decoder.init.bias",
             repeat_units(&init_b, STATE_PARTS, h, k)?.squeeze(0)?,
         );
     }
     // Output layer [H, 6M+3]: outgoing rows split → [kH, 6M+3].
-    let out = tensor(model, "decoder.output.weight")?;
+    let out = model.tensor("decoder.output.weight")?;
     set("decoder.output.weight", split_outgoing(out, k)?);
 
     let mut info = model.info.clone();
@@ -157,7 +150,7 @@ pub fn add_position_input(model: &ModelFile) -> Result<ModelFile> {
             "adding the pen position input needs a plain or layer-norm LSTM decoder, found Hyper",
         ));
     }
-    let w_xh = tensor(model, "decoder.cell.w_xh")?;
+    let w_xh = model.tensor("decoder.cell.w_xh")?;
     let (rows, cols) = w_xh.dims2()?;
     if rows != STROKE_WIDTH + hp.z_size {
         return Err(Error::Shape {

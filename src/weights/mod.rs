@@ -113,6 +113,13 @@ impl ModelFile {
         })
     }
 
+    /// The tensor named `name` (module path), or an error naming it.
+    pub fn tensor(&self, name: &str) -> Result<&Tensor> {
+        self.tensors
+            .get(name)
+            .ok_or_else(|| Error::ModelFile(format!("the model has no tensor '{name}'")))
+    }
+
     /// The element-wise mean of the weights of several models of one architecture
     /// (checkpoint averaging: the mean of the last checkpoints of a run is often
     /// better than any one of them). Keeps the first model's info but not its

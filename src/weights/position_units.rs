@@ -31,7 +31,7 @@
 //! the rewritten model measures it (`tests/position_units.rs`; `convert`
 //! prints it for the exported file).
 
-use candle_core::{Device, Tensor};
+use candle_core::{DType, Device, Tensor};
 
 use crate::error::{Error, Result};
 use crate::model::HParams;
@@ -56,7 +56,9 @@ const GATE_G: usize = 1;
 const GATE_F: usize = 2;
 const GATE_O: usize = 3;
 /// Stroke-5 columns after Δx and Δy: the three pen states.
-const PEN_COLUMNS: std::ops::Range<usize> = 2..STROKE_WIDTH;
+const PEN_COLUMNS: std::ops::Range<usize> = POSITION_WIDTH..STROKE_WIDTH;
+/// Parts of the LSTM state the latent → initial-state projection produces, `[c, h]`.
+const STATE_PARTS: usize = 2;
 
 /// How a decoder's position input was rewritten.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,20 +67,32 @@ pub struct PositionUnits {
     pub per_axis: usize,
 }
 
-fn values2(t: &Tensor, name: &str) -> Result<(Vec<f32>, usize, usize)> {
-    let (r, c) = t.dims2().map_err(|_| {
-        Error::ModelFile(format!(
-            "tensor '{name}' should be a matrix, found shape {:?}",
-            t.dims()
-        ))
-    })?;
-    Ok((t.flatten_all()?.to_vec1::<f32>()?, r, c))
+/// `t: [rows, blocks·units]` with `extra: [rows, blocks, e]` appended to each
+/// block's columns: `[rows, blocks·(units + e)]` (gate blocks `[i, g, f, o]`,
+/// or the initial state's `[c, h]`).
+fn append_units(t: &Tensor, blocks: usize, extra: &Tensor) -> Result<Tensor> {
+    let (rows, cols) = t.dims2()?;
+    let (_, _, e) = extra.dims3()?;
+    let units = cols / blocks;
+    let t = t.reshape((rows, blocks, units))?;
+    Ok(Tensor::cat(&[&t, extra], 2)?.reshape((rows, blocks * (units + e)))?)
 }
 
-fn tensor<'a>(file: &'a ModelFile, name: &str) -> Result<&'a Tensor> {
-    file.tensors
-        .get(name)
-        .ok_or_else(|| Error::ModelFile(format!("the model has no tensor '{name}'")))
+/// `[rows, GATES, 2k]`: the integrating units' columns of a gate matrix,
+/// `value(row, gate)` for every unit of both axes' k (`axis` is `unit / k`).
+fn integrator_columns(
+    rows: usize,
+    k: usize,
+    value: impl Fn(usize, usize, usize) -> f32,
+) -> Result<Tensor> {
+    let units = POSITION_WIDTH * k;
+    let mut v = Vec::with_capacity(rows * GATES * units);
+    for row in 0..rows {
+        for gate in 0..GATES {
+            v.extend((0..units).map(|u| value(row, gate, u / k)));
+        }
+    }
+    Ok(Tensor::from_vec(v, (rows, GATES, units), &Device::Cpu)?)
 }
 
 /// Returns `file` unchanged if its decoder does not read the pen position;
@@ -95,157 +109,113 @@ pub fn fold_position_input(file: &ModelFile) -> Result<(ModelFile, Option<Positi
             hp.cell
         )));
     }
-    let d = hp.dec_size;
-    let z = hp.z_size;
-    let (w_xh, in_rows, cols) = values2(tensor(file, "decoder.cell.w_xh")?, "decoder.cell.w_xh")?;
-    let expected_rows = STROKE_WIDTH + POSITION_WIDTH + z;
-    if in_rows != expected_rows || cols != GATES * d {
+    let (d, z) = (hp.dec_size, hp.z_size);
+    let w_xh = file.tensor("decoder.cell.w_xh")?.to_dtype(DType::F32)?;
+    let expected = vec![STROKE_WIDTH + POSITION_WIDTH + z, GATES * d];
+    if w_xh.dims() != expected.as_slice() {
         return Err(Error::Shape {
             what: "decoder.cell.w_xh".into(),
-            expected: vec![expected_rows, GATES * d],
-            found: vec![in_rows, cols],
+            expected,
+            found: w_xh.dims().to_vec(),
         });
     }
     // W_P: the position rows, [2, 4d].
-    let w_pos = &w_xh[STROKE_WIDTH * cols..(STROKE_WIDTH + POSITION_WIDTH) * cols];
-    let max_pos = w_pos.iter().fold(0f32, |m, v| m.max(v.abs()));
+    let w_pos = w_xh.narrow(0, STROKE_WIDTH, POSITION_WIDTH)?;
+    let max_pos = w_pos.abs()?.max_all()?.to_scalar::<f32>()?;
     let a = INTEGRATOR_INPUT_WEIGHT;
     // Each unit holds ≈ (a / s_P) · P; k of them pass W_P · s_P / (k·a).
     let gain = POSITION_INPUT_SCALE / a;
     let k = ((max_pos * gain / MAX_UNIT_WEIGHT).ceil() as usize).max(1);
-    let unit_weight = gain / k as f32;
-    let d2 = d + POSITION_WIDTH * k;
-    let col = |gate: usize, unit: usize| gate * d2 + unit;
-    let integrator = |axis: usize, m: usize| d + axis * k + m;
+    let units = POSITION_WIDTH * k;
+    let as_f32 = |t: &Tensor| t.to_dtype(DType::F32);
 
-    // W_xh: [5 + Nz, 4·d2].
-    let new_in = STROKE_WIDTH + z;
-    let mut xh = vec![0f32; new_in * GATES * d2];
-    for r in 0..new_in {
-        let src = if r < STROKE_WIDTH {
-            r
-        } else {
-            r + POSITION_WIDTH
-        };
-        for gate in 0..GATES {
-            for u in 0..d {
-                let old = gate * d + u;
-                let mut v = w_xh[src * cols + old];
-                if r < POSITION_WIDTH {
-                    // s_P · W_P · Δ_t: this step's move
-                    v += POSITION_INPUT_SCALE * w_pos[r * cols + old];
-                }
-                xh[r * GATES * d2 + col(gate, u)] = v;
-            }
-        }
-    }
-    for axis in 0..POSITION_WIDTH {
-        for m in 0..k {
-            let u = integrator(axis, m);
-            xh[axis * GATES * d2 + col(GATE_G, u)] = a;
-            for pen in PEN_COLUMNS {
-                for gate in [GATE_I, GATE_F, GATE_O] {
-                    xh[pen * GATES * d2 + col(gate, u)] = SATURATION;
-                }
-            }
-        }
-    }
-
-    // W_hh: [d2, 4·d2].
-    let (w_hh, _, _) = values2(tensor(file, "decoder.cell.w_hh")?, "decoder.cell.w_hh")?;
-    let mut hh = vec![0f32; d2 * GATES * d2];
-    for r in 0..d {
-        for gate in 0..GATES {
-            for u in 0..d {
-                hh[r * GATES * d2 + col(gate, u)] = w_hh[r * cols + gate * d + u];
-            }
-        }
-    }
-    for axis in 0..POSITION_WIDTH {
-        for m in 0..k {
-            let r = integrator(axis, m);
-            for gate in 0..GATES {
-                for u in 0..d {
-                    hh[r * GATES * d2 + col(gate, u)] =
-                        unit_weight * w_pos[axis * cols + gate * d + u];
-                }
-            }
-        }
-    }
-
-    // Bias: [4·d2].
-    let bias = tensor(file, "decoder.cell.bias")?.to_vec1::<f32>()?;
-    let mut b = vec![0f32; GATES * d2];
-    for gate in 0..GATES {
-        for u in 0..d {
-            b[col(gate, u)] = bias[gate * d + u];
-        }
-        if gate != GATE_G {
-            for u in d..d2 {
-                b[col(gate, u)] = SATURATION;
-            }
-        }
-    }
-
-    // Output layer: [d2, out], the integrators' rows zero.
-    let (w_out, _, out) = values2(
-        tensor(file, "decoder.output.weight")?,
-        "decoder.output.weight",
+    // W_xh: [5 + Nz, 4(d + 2k)]. The stroke rows take this step's move,
+    // s_P · W_P · Δ_t; the integrators read a·Δ on their candidate and have
+    // their other gates saturated by the pen state.
+    let moved = (w_xh.narrow(0, 0, POSITION_WIDTH)? + (&w_pos * POSITION_INPUT_SCALE as f64)?)?;
+    let rows = Tensor::cat(
+        &[
+            &moved,
+            &w_xh.narrow(0, POSITION_WIDTH, STROKE_WIDTH - POSITION_WIDTH)?,
+            &w_xh.narrow(0, STROKE_WIDTH + POSITION_WIDTH, z)?,
+        ],
+        0,
     )?;
-    let mut o = vec![0f32; d2 * out];
-    o[..d * out].copy_from_slice(&w_out[..d * out]);
+    let xh = append_units(
+        &rows,
+        GATES,
+        &integrator_columns(STROKE_WIDTH + z, k, |row, gate, axis| match (row, gate) {
+            (r, GATE_G) if r == axis => a,
+            (r, GATE_I | GATE_F | GATE_O) if PEN_COLUMNS.contains(&r) => SATURATION,
+            _ => 0.0,
+        })?,
+    )?;
 
-    let dev = Device::Cpu;
-    let mut tensors = file.tensors.clone();
-    tensors.insert(
-        "decoder.cell.w_xh".into(),
-        Tensor::from_vec(xh, (new_in, GATES * d2), &dev)?,
-    );
-    tensors.insert(
-        "decoder.cell.w_hh".into(),
-        Tensor::from_vec(hh, (d2, GATES * d2), &dev)?,
-    );
-    tensors.insert(
-        "decoder.cell.bias".into(),
-        Tensor::from_vec(b, GATES * d2, &dev)?,
-    );
-    tensors.insert(
-        "decoder.output.weight".into(),
-        Tensor::from_vec(o, (d2, out), &dev)?,
-    );
-
-    // z → initial state [c, h]: [Nz, 2·d2], the integrators' columns zero.
-    if z > 0 {
-        let (w_init, _, init_cols) =
-            values2(tensor(file, "decoder.init.weight")?, "decoder.init.weight")?;
-        let b_init = tensor(file, "decoder.init.bias")?.to_vec1::<f32>()?;
-        if init_cols != 2 * d || b_init.len() != 2 * d {
-            return Err(Error::Shape {
-                what: "decoder.init.weight".into(),
-                expected: vec![z, 2 * d],
-                found: vec![z, init_cols],
-            });
+    // W_hh: [d + 2k, 4(d + 2k)]. Each integrator feeds the other units' gates
+    // with W_P · s_P / (k·a) and nothing of its own.
+    let w_hh = as_f32(file.tensor("decoder.cell.w_hh")?)?;
+    let mut from_integrators = Vec::with_capacity(units);
+    for axis in 0..POSITION_WIDTH {
+        for _ in 0..k {
+            from_integrators.push(w_pos.narrow(0, axis, 1)?);
         }
-        let widen = |row: &[f32]| {
-            let mut v = vec![0f32; 2 * d2];
-            v[..d].copy_from_slice(&row[..d]);
-            v[d2..d2 + d].copy_from_slice(&row[d..2 * d]);
-            v
-        };
-        let wi: Vec<f32> = w_init.chunks(2 * d).flat_map(widen).collect();
+    }
+    let from_integrators = (Tensor::cat(&from_integrators, 0)? * (gain / k as f32) as f64)?;
+    let hh = append_units(
+        &Tensor::cat(&[&w_hh, &from_integrators], 0)?,
+        GATES,
+        &Tensor::zeros((d + units, GATES, units), DType::F32, &Device::Cpu)?,
+    )?;
+
+    // Bias: the integrators' i, f, o saturated, their candidate 0.
+    let bias = as_f32(file.tensor("decoder.cell.bias")?)?.unsqueeze(0)?;
+    let bias = append_units(
+        &bias,
+        GATES,
+        &integrator_columns(
+            1,
+            k,
+            |_, gate, _| {
+                if gate == GATE_G { 0.0 } else { SATURATION }
+            },
+        )?,
+    )?
+    .squeeze(0)?;
+
+    // Output layer: the integrators' rows zero.
+    let w_out = as_f32(file.tensor("decoder.output.weight")?)?;
+    let out = Tensor::cat(
+        &[
+            &w_out,
+            &Tensor::zeros((units, w_out.dim(1)?), DType::F32, &Device::Cpu)?,
+        ],
+        0,
+    )?;
+
+    let mut tensors = file.tensors.clone();
+    tensors.insert("decoder.cell.w_xh".into(), xh);
+    tensors.insert("decoder.cell.w_hh".into(), hh);
+    tensors.insert("decoder.cell.bias".into(), bias);
+    tensors.insert("decoder.output.weight".into(), out);
+
+    // z → initial state [c, h]: the integrators start at zero.
+    if z > 0 {
+        let zeros = |rows| Tensor::zeros((rows, STATE_PARTS, units), DType::F32, &Device::Cpu);
+        let w_init = as_f32(file.tensor("decoder.init.weight")?)?;
+        let b_init = as_f32(file.tensor("decoder.init.bias")?)?.unsqueeze(0)?;
         tensors.insert(
             "decoder.init.weight".into(),
-            Tensor::from_vec(wi, (z, 2 * d2), &dev)?,
+            append_units(&w_init, STATE_PARTS, &zeros(z)?)?,
         );
         tensors.insert(
             "decoder.init.bias".into(),
-            Tensor::from_vec(widen(&b_init), 2 * d2, &dev)?,
+            append_units(&b_init, STATE_PARTS, &zeros(1)?)?.squeeze(0)?,
         );
     }
 
     let mut info = file.info.clone();
     info.hparams = HParams {
-        dec_size: d2,
+        dec_size: d + units,
         position_input: false,
         ..hp.clone()
     };
