@@ -31,6 +31,7 @@ fn paper_size() -> SketchRnn {
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
         position_input: false,
+        encoder_position_input: false,
     };
     let vm = candle_nn::VarMap::new();
     SketchRnn::init(&hp, &vm, &candle_core::Device::Cpu, 1).expect("model")

@@ -33,6 +33,7 @@ fn write_vae(path: &Path) {
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
         position_input: false,
+        encoder_position_input: false,
     };
     let vm = candle_nn::VarMap::new();
     SketchRnn::init(&hp, &vm, &Device::Cpu, 3).unwrap();

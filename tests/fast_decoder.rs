@@ -29,6 +29,7 @@ fn hparams(cell: CellKind, z_size: usize, dec_size: usize) -> HParams {
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
         position_input: false,
+        encoder_position_input: false,
     }
 }
 

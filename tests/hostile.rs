@@ -41,6 +41,7 @@ fn tiny_hparams() -> HParams {
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
         position_input: false,
+        encoder_position_input: false,
     }
 }
 

@@ -11,7 +11,7 @@ use candle_nn::VarMap;
 use sketch_rnn::dataset::Dataset;
 use sketch_rnn::model::loss::{kl_loss, reconstruction_loss};
 use sketch_rnn::model::mixture::{Mixture, bivariate_normal, output_size};
-use sketch_rnn::model::{CellKind, HParams, SketchRnn};
+use sketch_rnn::model::{CellKind, HParams, SketchRnn, encoder};
 use sketch_rnn::sample;
 use sketch_rnn::stroke::{START_TOKEN, stroke3_to_stroke5};
 use sketch_rnn::weights::{ModelFile, ModelInfo, magenta, mixture_parity, native, parity_input};
@@ -26,6 +26,7 @@ fn hparams(cell: CellKind, z_size: usize) -> HParams {
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
         position_input: false,
+        encoder_position_input: false,
     }
 }
 
@@ -122,6 +123,80 @@ fn encoder_ignores_padding() {
     let (a, b) = (mu(&short), mu(&long));
     for (x, y) in a[0].iter().zip(&b[0]) {
         assert!((x - y).abs() < 1e-5);
+    }
+}
+
+/// What each encoder direction reads with `encoder_position_input`, worked by
+/// hand: offsets (1, 0), (0, 2), (3, 1); running sums × 0.25, forwards
+/// (0.25, 0), (0.25, 0.5), (1, 0.75); backwards, last row first and negated,
+/// (−0.75, −0.25), (−0.75, −0.75), (−1, −0.75). Exact in f32.
+#[test]
+fn encoder_reads_running_offset_sums_in_each_direction() {
+    let rows = [
+        1.0, 0.0, 1.0, 0.0, 0.0, //
+        0.0, 2.0, 0.0, 1.0, 0.0, //
+        3.0, 1.0, 1.0, 0.0, 0.0,
+    ];
+    let forward = encoder::reading_order(&rows, false, true);
+    assert_eq!(
+        forward,
+        [
+            1.0, 0.0, 1.0, 0.0, 0.0, 0.25, 0.0, //
+            0.0, 2.0, 0.0, 1.0, 0.0, 0.25, 0.5, //
+            3.0, 1.0, 1.0, 0.0, 0.0, 1.0, 0.75,
+        ]
+    );
+    let backward = encoder::reading_order(&rows, true, true);
+    assert_eq!(
+        backward,
+        [
+            3.0, 1.0, 1.0, 0.0, 0.0, -0.75, -0.25, //
+            0.0, 2.0, 0.0, 1.0, 0.0, -0.75, -0.75, //
+            1.0, 0.0, 1.0, 0.0, 0.0, -1.0, -0.75,
+        ]
+    );
+    // without the input: the rows alone, in reading order
+    assert_eq!(encoder::reading_order(&rows, false, false), rows);
+    assert_eq!(
+        &encoder::reading_order(&rows, true, false)[..5],
+        &rows[10..]
+    );
+}
+
+/// An encoder that reads the running sums (two more input rows) still
+/// ignores padding.
+#[test]
+fn encoder_with_position_input_ignores_padding_and_reads_the_sums() {
+    let hp = HParams {
+        encoder_position_input: true,
+        ..hparams(CellKind::Lstm, 8)
+    };
+    let (vm, model) = random_model(&hp, 4);
+    let file = file_of(&vm, &hp);
+    for direction in ["forward", "backward"] {
+        let w_xh = &file.tensors[&format!("encoder.{direction}.w_xh")];
+        assert_eq!(w_xh.dims(), &[7, 4 * hp.enc_size]);
+    }
+    let enc = model.encoder.as_ref().unwrap();
+    let d = &drawings()[0];
+    let mu = |n_max: usize| {
+        let ds = Dataset::new(std::slice::from_ref(d), n_max, Some(10.0)).unwrap();
+        let b = ds.batch(&[0], None).unwrap();
+        enc.forward(
+            &b.strokes[5..],
+            b.max_seq_len,
+            &b.lengths,
+            None,
+            &Device::Cpu,
+        )
+        .unwrap()
+        .0
+        .to_vec2::<f32>()
+        .unwrap()
+    };
+    let (short, long) = (mu(12), mu(40));
+    for (x, y) in short[0].iter().zip(&long[0]) {
+        assert!((x - y).abs() < 1e-5, "{x} vs {y}");
     }
 }
 
@@ -315,6 +390,31 @@ fn magenta_export_of_a_decoder_that_reads_the_pen_position_sums_it_in_extra_unit
     let z = vec![0.3f32; 8];
     let parity = mixture_parity(&model, &again, Some(&z), &parity_input(60)).unwrap();
     assert!(parity.max_param < 2e-3, "{parity:?}");
+}
+
+/// The encoder's position input needs an encoder: a decoder-only model that
+/// asks for it is refused when built, naming the field.
+#[test]
+fn encoder_position_input_without_an_encoder_is_refused() {
+    let hp = HParams {
+        encoder_position_input: true,
+        ..hparams(CellKind::Lstm, 0)
+    };
+    let e = hp.validate().unwrap_err().to_string();
+    assert!(e.contains("encoder_position_input"), "{e}");
+}
+
+/// Magenta's encoders read stroke-5 rows only; export must refuse an encoder
+/// that reads the running sums rather than write one that drops them.
+#[test]
+fn magenta_export_refuses_an_encoder_that_reads_the_pen_position() {
+    let hp = HParams {
+        encoder_position_input: true,
+        ..hparams(CellKind::Lstm, 8)
+    };
+    let (vm, _) = random_model(&hp, 12);
+    let e = magenta::write(&file_of(&vm, &hp)).unwrap_err().to_string();
+    assert!(e.contains("encoder also reads"), "{e}");
 }
 
 /// Export to Magenta JSON and import back: the same model up to int16 quantisation.

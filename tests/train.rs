@@ -57,6 +57,7 @@ fn tiny(cell: CellKind) -> TrainConfig {
         recurrent_dropout_keep: 0.9,
         latent_tanh: false,
         position_input: false,
+        encoder_position_input: false,
     };
     c.batch_size = 16;
     c.max_seq_len = 60;

@@ -7,7 +7,7 @@
 
 use candle_core::Device;
 use sketch_rnn::model::{CellKind, HParams};
-use sketch_rnn::train::widen::{add_position_input, widen_decoder};
+use sketch_rnn::train::widen::{add_encoder_position_input, add_position_input, widen_decoder};
 use sketch_rnn::weights::{ModelFile, ModelInfo, mixture_parity, parity_input};
 
 mod common;
@@ -22,6 +22,7 @@ fn hparams(z_size: usize, cell: CellKind) -> HParams {
         recurrent_dropout_keep: 1.0,
         latent_tanh: false,
         position_input: false,
+        encoder_position_input: false,
     }
 }
 
@@ -168,5 +169,69 @@ fn adding_the_position_input_refuses_a_hyper_decoder_and_a_second_time() {
     assert!(e.contains("Hyper"), "{e}");
     let once = add_position_input(&file(&hparams(4, CellKind::Lstm), 19)).unwrap();
     let e = add_position_input(&once).unwrap_err().to_string();
+    assert!(e.contains("already reads the pen position"), "{e}");
+}
+
+/// The encoding of a drawing by `model` (z = μ, and σ), for the encoder tests.
+fn encoding(model: &ModelFile) -> (Vec<f32>, Vec<f32>) {
+    let drawing: Vec<[f32; 5]> = parity_input(30)[1..].to_vec();
+    model.build(&Device::Cpu).unwrap().encode(&drawing).unwrap()
+}
+
+#[test]
+fn adding_the_encoder_position_input_keeps_the_encoding() {
+    let original = file(&hparams(4, CellKind::Lstm), 20);
+    let with = add_encoder_position_input(&original).unwrap();
+    assert!(with.info.hparams.encoder_position_input);
+    for direction in ["forward", "backward"] {
+        assert_eq!(
+            with.tensors[&format!("encoder.{direction}.w_xh")].dims(),
+            &[5 + 2, 4 * 6]
+        );
+    }
+    let ((mu_a, sigma_a), (mu_b, sigma_b)) = (encoding(&original), encoding(&with));
+    for (a, b) in mu_a.iter().chain(&sigma_a).zip(mu_b.iter().chain(&sigma_b)) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn the_encoder_position_rows_are_read_once_they_are_not_zero() {
+    // The check above can fail: in each direction the added rows change the
+    // encoding as soon as training moves them.
+    let original = file(&hparams(4, CellKind::Lstm), 21);
+    let with = add_encoder_position_input(&original).unwrap();
+    for direction in ["forward", "backward"] {
+        let name = format!("encoder.{direction}.w_xh");
+        let w = &with.tensors[&name];
+        let moved = candle_core::Tensor::cat(
+            &[
+                &w.narrow(0, 0, 5).unwrap(),
+                &(w.narrow(0, 5, 2).unwrap() + 0.5).unwrap(),
+            ],
+            0,
+        )
+        .unwrap();
+        let mut one = with.clone();
+        one.tensors.insert(name, moved);
+        let (mu_a, _) = encoding(&original);
+        let (mu_b, _) = encoding(&one);
+        let differ = mu_a
+            .iter()
+            .zip(&mu_b)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(differ > 1e-5, "{direction}: {differ}");
+    }
+}
+
+#[test]
+fn adding_the_encoder_position_input_refuses_a_decoder_only_model_and_a_second_time() {
+    let e = add_encoder_position_input(&file(&hparams(0, CellKind::Lstm), 22))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("has no encoder"), "{e}");
+    let once = add_encoder_position_input(&file(&hparams(4, CellKind::Lstm), 23)).unwrap();
+    let e = add_encoder_position_input(&once).unwrap_err().to_string();
     assert!(e.contains("already reads the pen position"), "{e}");
 }

@@ -98,6 +98,12 @@ pub struct TrainArgs {
     /// training starts from exactly that model's outputs.
     #[arg(long)]
     position_input: bool,
+    /// The encoder also reads the running sum of offsets, the pen position (not
+    /// in the paper; export to Magenta's format refuses such a model). With
+    /// --init-from a model that does not read it, the new input starts with
+    /// zero weights.
+    #[arg(long)]
+    encoder_position_input: bool,
     #[arg(long)]
     lr: Option<f64>,
     #[arg(long)]
@@ -212,6 +218,7 @@ fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
         h.cell = cell.parse()?;
     }
     h.position_input |= a.position_input;
+    h.encoder_position_input |= a.encoder_position_input;
     set!(c.learning_rate, a.lr);
     set!(c.learning_rate_decay, a.lr_decay);
     set!(c.min_learning_rate, a.min_lr);
@@ -399,6 +406,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 if a.position_input && !from.info.hparams.position_input {
                     eprintln!("adding the pen position input, with zero weights");
                     from = sketch_rnn::train::widen::add_position_input(&from)
+                        .map_err(|e| e.in_file(path.display().to_string()))?;
+                }
+                if a.encoder_position_input && !from.info.hparams.encoder_position_input {
+                    eprintln!("adding the encoder's position input, with zero weights");
+                    from = sketch_rnn::train::widen::add_encoder_position_input(&from)
                         .map_err(|e| e.in_file(path.display().to_string()))?;
                 }
                 let mut config = config_of(&a, Some(&from))?;

@@ -65,6 +65,10 @@ pub struct HParams {
     /// [`decoder`]'s docs). Magenta's format cannot carry such a model.
     #[serde(default)]
     pub position_input: bool,
+    /// The encoder also reads the running sum of offsets (not in the paper; see
+    /// [`encoder`]'s docs). Magenta's format cannot carry such a model.
+    #[serde(default)]
+    pub encoder_position_input: bool,
 }
 
 impl HParams {
@@ -90,6 +94,11 @@ impl HParams {
         check("z_size", self.z_size, 0)?;
         if self.conditional() {
             check("enc_size", self.enc_size, 1)?;
+        } else if self.encoder_position_input {
+            return Err(Error::invalid_argument(
+                "encoder_position_input",
+                "a decoder-only (unconditional) model has no encoder to read the pen position",
+            ));
         }
         if !(self.recurrent_dropout_keep > 0.0 && self.recurrent_dropout_keep <= 1.0) {
             return Err(Error::invalid_argument(
@@ -141,6 +150,7 @@ impl SketchRnn {
                 vb.pp("encoder"),
                 hparams.enc_size,
                 hparams.z_size,
+                hparams.encoder_position_input,
             )?)
         } else {
             None

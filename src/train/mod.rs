@@ -109,6 +109,7 @@ impl TrainConfig {
                 recurrent_dropout_keep: 0.9,
                 latent_tanh: false,
                 position_input: false,
+                encoder_position_input: false,
             },
             batch_size: 100,
             max_seq_len: 250,

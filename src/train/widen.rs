@@ -171,3 +171,39 @@ pub fn add_position_input(model: &ModelFile) -> Result<ModelFile> {
     info.hparams.position_input = true;
     Ok(ModelFile { info, tensors })
 }
+
+/// The same for the encoder ([`crate::model::encoder`]'s `position_input`):
+/// both directions' `w_xh` `[5, 4·enc]` gain two zero rows after the stroke-5
+/// rows, so the widened model encodes exactly as `model` does. VAEs only.
+pub fn add_encoder_position_input(model: &ModelFile) -> Result<ModelFile> {
+    let hp = &model.info.hparams;
+    if hp.encoder_position_input {
+        return Err(Error::invalid_argument(
+            "encoder_position_input",
+            "the model's encoder already reads the pen position",
+        ));
+    }
+    if !hp.conditional() {
+        return Err(Error::invalid_argument(
+            "encoder_position_input",
+            "the model is decoder-only (unconditional) and has no encoder",
+        ));
+    }
+    let mut tensors = model.tensors.clone();
+    for name in ["encoder.forward.w_xh", "encoder.backward.w_xh"] {
+        let w_xh = model.tensor(name)?;
+        let (rows, cols) = w_xh.dims2()?;
+        if rows != STROKE_WIDTH {
+            return Err(Error::Shape {
+                what: name.into(),
+                expected: vec![STROKE_WIDTH, cols],
+                found: vec![rows, cols],
+            });
+        }
+        let zeros = Tensor::zeros((POSITION_WIDTH, cols), w_xh.dtype(), w_xh.device())?;
+        tensors.insert(name.to_string(), Tensor::cat(&[w_xh, &zeros], 0)?);
+    }
+    let mut info = model.info.clone();
+    info.hparams.encoder_position_input = true;
+    Ok(ModelFile { info, tensors })
+}

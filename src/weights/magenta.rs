@@ -202,6 +202,7 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile> {
         recurrent_dropout_keep: 1.0,
         latent_tanh: conditional && version < MAGENTA_TANH_Z_BEFORE_VERSION,
         position_input: false,
+        encoder_position_input: false,
     };
     hparams.validate().map_err(|e| err(e.to_string()))?;
     for (i, (found, expected)) in shapes.iter().zip(expected_shapes(&hparams)).enumerate() {
@@ -285,6 +286,12 @@ pub fn write(file: &ModelFile) -> Result<(Vec<u8>, ExportReport)> {
             "Magenta's format holds plain LSTM decoders only, this model uses {:?}",
             hp.cell
         )));
+    }
+    if hp.encoder_position_input {
+        return Err(err(
+            "Magenta's encoders read stroke-5 rows only, this model's encoder also reads the \
+             running sum of offsets (--encoder-position-input), which export does not fold yet",
+        ));
     }
     if hp.num_mixtures != NUM_MIXTURES {
         return Err(err(format!(
