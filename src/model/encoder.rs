@@ -31,9 +31,9 @@ use crate::stroke::Stroke5;
 pub const STROKE_WIDTH: usize = 5;
 
 /// Width of each encoder cell's input row: stroke-5, then the scaled running
-/// sum of offsets if `position_input`.
+/// sum of offsets if `position_input` (the decoder's step width, before z).
 pub fn input_width(position_input: bool) -> usize {
-    STROKE_WIDTH + if position_input { POSITION_WIDTH } else { 0 }
+    crate::model::decoder::step_width(position_input)
 }
 
 /// One drawing's rows (`[len, 5]`, row-major, normalised units) as one
