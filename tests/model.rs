@@ -14,7 +14,9 @@ use sketch_rnn::model::mixture::{Mixture, bivariate_normal, output_size};
 use sketch_rnn::model::{CellKind, HParams, SketchRnn, encoder};
 use sketch_rnn::sample;
 use sketch_rnn::stroke::{START_TOKEN, stroke3_to_stroke5};
-use sketch_rnn::weights::{ModelFile, ModelInfo, magenta, mixture_parity, native, parity_input};
+use sketch_rnn::weights::{
+    ModelFile, ModelInfo, encoding_parity, magenta, mixture_parity, native, parity_input,
+};
 
 fn hparams(cell: CellKind, z_size: usize) -> HParams {
     HParams {
@@ -404,17 +406,57 @@ fn encoder_position_input_without_an_encoder_is_refused() {
     assert!(e.contains("encoder_position_input"), "{e}");
 }
 
-/// Magenta's encoders read stroke-5 rows only; export must refuse an encoder
-/// that reads the running sums rather than write one that drops them.
+/// Magenta's encoders read stroke-5 rows only: an encoder whose directions also
+/// read the running sums (forwards the pen position, backwards its negation)
+/// exports with extra units in each direction that sum them
+/// (`weights::position_units`). Read back, it encodes a drawing as the original
+/// does up to int16 rounding; the same encoder with its sums' rows zeroed
+/// encodes it far off, so the bound tells a folded sum from a dropped one.
+///
+/// Measured 2026-12-07 (`cargo test --release --test model encoder_that --
+/// --nocapture`): folded 5.0e-4, dropped 0.68; the bound leaves 4× the first.
 #[test]
-fn magenta_export_refuses_an_encoder_that_reads_the_pen_position() {
+fn magenta_export_of_an_encoder_that_reads_the_pen_position_sums_it_in_extra_units() {
     let hp = HParams {
+        position_input: true,
         encoder_position_input: true,
         ..hparams(CellKind::Lstm, 8)
     };
-    let (vm, _) = random_model(&hp, 12);
-    let e = magenta::write(&file_of(&vm, &hp)).unwrap_err().to_string();
-    assert!(e.contains("encoder also reads"), "{e}");
+    let (vm, model) = random_model(&hp, 12);
+    let file = file_of(&vm, &hp);
+    let (json, report) = magenta::write(&file).unwrap();
+    assert!(report.encoder_position_units_per_axis >= 1);
+    let loaded = ModelFile::from_bytes(&json).unwrap();
+    let got = &loaded.info.hparams;
+    assert!(!got.encoder_position_input && !got.position_input);
+    assert_eq!(
+        got.enc_size,
+        hp.enc_size + 2 * report.encoder_position_units_per_axis
+    );
+    let again = loaded.build(&Device::Cpu).unwrap();
+    // Normalised units: the drawing wanders about 2.5 units from its start.
+    let rows: Vec<_> = stroke3_to_stroke5(&drawings()[2])
+        .into_iter()
+        .map(|r| [r[0] / 12.5, r[1] / 12.5, r[2], r[3], r[4]])
+        .collect();
+    let folded = encoding_parity(&model, &again, &rows).unwrap().unwrap();
+
+    let mut dropped = file.clone();
+    for name in ["encoder.forward.w_xh", "encoder.backward.w_xh"] {
+        let w = &file.tensors[name];
+        let kept = w.narrow(0, 0, encoder::STROKE_WIDTH).unwrap();
+        let zeros = Tensor::zeros((2, w.dim(1).unwrap()), DType::F32, &Device::Cpu).unwrap();
+        dropped
+            .tensors
+            .insert(name.into(), Tensor::cat(&[&kept, &zeros], 0).unwrap());
+    }
+    let without_sums = dropped.build(&Device::Cpu).unwrap();
+    let off = encoding_parity(&model, &without_sums, &rows)
+        .unwrap()
+        .unwrap();
+    eprintln!("folded sums {folded:.2e}, dropped sums {off:.2e}");
+    assert!(folded < 2e-3, "folded sums: max |Δμ|, |Δσ| {folded}");
+    assert!(off > 20.0 * folded, "dropped sums {off}, folded {folded}");
 }
 
 /// Export to Magenta JSON and import back: the same model up to int16 quantisation.

@@ -16,7 +16,7 @@ use candle_core::Device;
 use sketch_rnn::rng::SketchRng;
 use sketch_rnn::sample::prior_latent;
 use sketch_rnn::stroke::{START_TOKEN, Stroke5};
-use sketch_rnn::weights::position_units::fold_position_input;
+use sketch_rnn::weights::position_units::{PositionUnits, fold_position_input};
 use sketch_rnn::weights::{ModelFile, magenta, mixture_parity, native, parity_input};
 
 fn shipped() -> ModelFile {
@@ -46,10 +46,13 @@ fn a_decoder_that_reads_the_pen_position_predicts_the_same_as_one_that_sums_it()
     let file = shipped();
     assert!(file.info.hparams.position_input);
     let (folded, units) = fold_position_input(&file).unwrap();
-    let units = units.expect("the shipped model reads the pen position");
+    assert!(units.decoder_per_axis > 0);
     let hp = &folded.info.hparams;
     assert!(!hp.position_input);
-    assert_eq!(hp.dec_size, file.info.hparams.dec_size + 2 * units.per_axis);
+    assert_eq!(
+        hp.dec_size,
+        file.info.hparams.dec_size + 2 * units.decoder_per_axis
+    );
     let original = file.build(&Device::Cpu).unwrap();
     let rewritten = folded.build(&Device::Cpu).unwrap();
     let z = prior_latent(hp.z_size, &mut SketchRng::new(1));
@@ -63,7 +66,7 @@ fn a_decoder_that_reads_the_pen_position_predicts_the_same_as_one_that_sums_it()
 fn a_decoder_without_the_position_input_is_left_as_it_is() {
     let (folded, _) = fold_position_input(&shipped()).unwrap();
     let (same, units) = fold_position_input(&folded).unwrap();
-    assert!(units.is_none());
+    assert_eq!(units, PositionUnits::default());
     assert_eq!(same.info, folded.info);
     for (name, t) in &folded.tensors {
         assert_eq!(same.tensors[name].dims(), t.dims(), "{name}");

@@ -639,14 +639,19 @@ fn convert(
             .map_err(|e| e.in_file(name(input)))?;
         let parity = conversion_parity(&original, &magenta::read(&json)?)?;
         write(output, &json)?;
-        let position = if report.position_units_per_axis > 0 {
-            format!(
-                "; the pen position input rewritten as {} summing units per axis",
+        let mut position = String::new();
+        if report.position_units_per_axis > 0 {
+            position += &format!(
+                "; the decoder's pen position input rewritten as {} summing units per axis",
                 report.position_units_per_axis
-            )
-        } else {
-            String::new()
-        };
+            );
+        }
+        if report.encoder_position_units_per_axis > 0 {
+            position += &format!(
+                "; the encoder's running sums rewritten as {} summing units per axis and direction",
+                report.encoder_position_units_per_axis
+            );
+        }
         eprintln!(
             "wrote {}: {} weights clipped to ±{}, max quantisation error {:.2e}{position}; {parity}",
             output.display(),
@@ -666,14 +671,18 @@ fn convert(
 
 /// How far a converted model file (as written, read back) predicts from the
 /// original, for `convert`'s report: on a fixed 100-row drawing-like input,
-/// from a prior latent (seed 1).
+/// from a prior latent (seed 1), and how far apart its encodings of that input are.
 fn conversion_parity(original: &SketchRnn, converted: &ModelFile) -> Result<String> {
     let converted = converted.build(&Device::Cpu)?;
     let z = sample::prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
     let rows = sketch_rnn::weights::parity_input(100);
     let parity = sketch_rnn::weights::mixture_parity(original, &converted, z.as_deref(), &rows)?;
+    let encoding = match sketch_rnn::weights::encoding_parity(original, &converted, &rows[1..])? {
+        Some(d) => format!("; encoding that input: max |Δμ|, |Δσ| {d:.2e}"),
+        None => String::new(),
+    };
     Ok(format!(
-        "over {} steps: max mixture-parameter difference {:.2e}, max |Δ ln pdf| at the next point {:.2e} nats",
+        "over {} steps: max mixture-parameter difference {:.2e}, max |Δ ln pdf| at the next point {:.2e} nats{encoding}",
         rows.len(),
         parity.max_param,
         parity.max_log_density

@@ -99,7 +99,7 @@ pub struct TrainArgs {
     #[arg(long)]
     position_input: bool,
     /// The encoder also reads the running sum of offsets, the pen position (not
-    /// in the paper; export to Magenta's format refuses such a model). With
+    /// in the paper; export to Magenta's format sums it in extra units). With
     /// --init-from a model that does not read it, the new input starts with
     /// zero weights.
     #[arg(long)]

@@ -275,6 +275,9 @@ pub struct ExportReport {
     /// For a decoder that read the pen position: the units per axis added to
     /// sum it ([`crate::weights::position_units`]); 0 otherwise.
     pub position_units_per_axis: usize,
+    /// For an encoder that read the running sums: the units per axis added to
+    /// each direction to sum them; 0 otherwise.
+    pub encoder_position_units_per_axis: usize,
 }
 
 /// Writes a model as Magenta JSON so it runs in Magenta's JavaScript libraries.
@@ -287,27 +290,22 @@ pub fn write(file: &ModelFile) -> Result<(Vec<u8>, ExportReport)> {
             hp.cell
         )));
     }
-    if hp.encoder_position_input {
-        return Err(err(
-            "Magenta's encoders read stroke-5 rows only, this model's encoder also reads the \
-             running sum of offsets (--encoder-position-input), which export does not fold yet",
-        ));
-    }
     if hp.num_mixtures != NUM_MIXTURES {
         return Err(err(format!(
             "Magenta's libraries expect {NUM_MIXTURES} mixtures, this model has {}",
             hp.num_mixtures
         )));
     }
-    // Magenta's decoders read stroke-5 rows only: a decoder that also reads the
-    // pen position is rewritten to sum it in extra units.
+    // Magenta's cells read stroke-5 rows only: a decoder or encoder that also
+    // reads the pen position is rewritten to sum it in extra units.
     let (folded, position_units) = fold_position_input(file)?;
     let file = &folded;
     let conditional = hp.conditional();
     let mut report = ExportReport {
         clipped: 0,
         max_quantisation_error: 0.0,
-        position_units_per_axis: position_units.map_or(0, |p| p.per_axis),
+        position_units_per_axis: position_units.decoder_per_axis,
+        encoder_position_units_per_axis: position_units.encoder_per_axis,
     };
     let mut shapes = Vec::new();
     let mut blobs = Vec::new();

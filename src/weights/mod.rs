@@ -245,6 +245,28 @@ pub fn mixture_parity<'a, 'b>(
     Ok(parity)
 }
 
+/// How far apart two encoders' posteriors are for one drawing (stroke-5 rows in
+/// normalised units, without the start token): the largest difference of any
+/// μ or σ component. `None` when either model has no encoder. Used with
+/// [`mixture_parity`] to report what a conversion changed.
+pub fn encoding_parity(
+    a: &crate::model::SketchRnn,
+    b: &crate::model::SketchRnn,
+    rows: &[crate::stroke::Stroke5],
+) -> Result<Option<f32>> {
+    if a.encoder.is_none() || b.encoder.is_none() {
+        return Ok(None);
+    }
+    let ((mu_a, sigma_a), (mu_b, sigma_b)) = (a.encode(rows)?, b.encode(rows)?);
+    Ok(Some(
+        mu_a.iter()
+            .zip(&mu_b)
+            .chain(sigma_a.iter().zip(&sigma_b))
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max),
+    ))
+}
+
 /// A fixed drawing-like input for [`mixture_parity`]: the start token, then
 /// `n` rows of loops a few tenths of a normalised unit long, the pen lifted
 /// every 31 rows (the shape of `tests/fixtures/golden/input_250.json`).
