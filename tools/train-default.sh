@@ -23,6 +23,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: tools/train-default.sh DATA.npz OUT_ROOT [LAST_STAGE]" >&2; exit 2; }
 data=$1 root=$2 last=${3:-4}
+case $last in 1|2|3|4) ;; *) echo "LAST_STAGE must be 1 to 4, found $last" >&2; exit 2 ;; esac
 bin=target/release/sketch-rnn
 cargo build --release --quiet --bin sketch-rnn
 common=(--data "$data" --position-input --encoder-position-input --threads 2
