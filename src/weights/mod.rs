@@ -250,8 +250,8 @@ pub fn mixture_parity<'a, 'b>(
 /// μ or σ component. `None` when either model has no encoder. Used with
 /// [`mixture_parity`] to report what a conversion changed.
 pub fn encoding_parity(
-    a: &crate::model::SketchRnn,
-    b: &crate::model::SketchRnn,
+    a: &SketchRnn,
+    b: &SketchRnn,
     rows: &[crate::stroke::Stroke5],
 ) -> Result<Option<f32>> {
     if a.encoder.is_none() || b.encoder.is_none() {
