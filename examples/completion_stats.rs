@@ -14,8 +14,9 @@
 //!   fitted prior (`CompletionSearch::standard_prior`);
 //! * `prior-only 128`: the same with 128 candidates, all from the prior;
 //! * `finish (retried)`: `Session::finishing_latent`, the app's "Finish it"
-//!   since 2026-12-07: the decoder posterior's latent, drawn again (up to
-//!   `FINISH_TRIES`) while its finish adds fewer than `MIN_FINISH_POINTS`;
+//!   since 2026-12-07: the decoder posterior's candidates drawn by weight
+//!   without replacement (up to `FINISH_TRIES`) while the finish adds fewer
+//!   than `MIN_FINISH_POINTS`;
 //! * `whole drawing`: the encoding of the *whole* human drawing (not available
 //!   to an app; what the decoder can do when the latent knows the ending).
 //!

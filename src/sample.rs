@@ -471,7 +471,38 @@ pub fn completion_latent<'a>(
     search: &CompletionSearch,
     rng: &mut SketchRng,
 ) -> Result<Vec<f32>> {
+    completion_posterior(engine, prefix, posterior, fitted, search, rng)?
+        .take(rng)
+        .ok_or_else(no_finite_candidate)
+}
+
+/// The candidates and weights behind [`completion_latent`] (same arguments;
+/// candidates drawn from `rng`): a discrete approximation of the decoder's
+/// posterior `p(z | prefix)` to draw from with [`CompletionPosterior::take`].
+pub fn completion_posterior<'a>(
+    engine: impl Into<Engine<'a>>,
+    prefix: &[Stroke5],
+    posterior: (&[f32], &[f32]),
+    fitted: Option<&FittedPrior>,
+    search: &CompletionSearch,
+    rng: &mut SketchRng,
+) -> Result<CompletionPosterior> {
     let engine = engine.into();
+    search_posterior(posterior, fitted, search, rng, |z| {
+        let per_row = log_likelihood(engine, Some(z), prefix)?;
+        Ok(per_row.iter().map(|&v| v as f64).sum())
+    })
+}
+
+/// [`completion_posterior`] for any `log L(z)` (`log_likelihood`): candidates
+/// from `r = a·N(μ, (λσ)²) + (1−a)·p(z)`, each weighing `p(z) L(z) / r(z)`.
+fn search_posterior(
+    posterior: (&[f32], &[f32]),
+    fitted: Option<&FittedPrior>,
+    search: &CompletionSearch,
+    rng: &mut SketchRng,
+    mut log_likelihood: impl FnMut(&[f32]) -> Result<f64>,
+) -> Result<CompletionPosterior> {
     let fitted = fitted.filter(|_| !search.standard_prior);
     let (mu, sigma) = posterior;
     if mu.len() != sigma.len() {
@@ -494,8 +525,18 @@ pub fn completion_latent<'a>(
             format!("must be finite and > 0, found {}", search.encoding_noise),
         ));
     }
+    let log_prior = |z: &[f32]| match fitted {
+        Some(p) => p.log_density(z),
+        None => Ok(log_normal(z, None, None)),
+    };
     let spread: Vec<f32> = sigma.iter().map(|s| s * search.encoding_noise).collect();
     let share = search.from_encoding as f64 / total as f64;
+    let log_proposal = |z: &[f32], prior: f64| {
+        log_sum_exp(
+            share.ln() + log_normal(z, Some(mu), Some(&spread)),
+            (1.0 - share).ln() + prior,
+        )
+    };
     let mut candidates = Vec::with_capacity(total);
     for _ in 0..search.from_encoding {
         candidates.push(noisy_latent(mu, sigma, search.encoding_noise, rng)?);
@@ -505,50 +546,72 @@ pub fn completion_latent<'a>(
     }
     let log_likelihoods = candidates
         .iter()
-        .map(|z| {
-            let per_row = log_likelihood(engine, Some(z), prefix)?;
-            Ok(per_row.iter().map(|&v| v as f64).sum())
-        })
+        .map(|z| log_likelihood(z))
         .collect::<Result<Vec<f64>>>()?;
     let log_priors = candidates
         .iter()
-        .map(|z| match fitted {
-            Some(p) => p.log_density(z),
-            None => Ok(log_normal(z, None, None)),
-        })
+        .map(|z| log_prior(z))
         .collect::<Result<Vec<f64>>>()?;
-    resample_latent(
-        candidates,
-        &log_likelihoods,
-        &log_priors,
-        (mu, &spread),
-        share,
-        rng,
+    let log_proposals: Vec<f64> = candidates
+        .iter()
+        .zip(&log_priors)
+        .map(|(z, &prior)| log_proposal(z, prior))
+        .collect();
+    weigh_candidates(candidates, &log_likelihoods, &log_priors, &log_proposals)
+}
+
+/// The error of a search whose candidates all have a non-finite weight.
+pub(crate) fn no_finite_candidate() -> Error {
+    Error::invalid_argument(
+        "partial drawing",
+        "no candidate latent gives it a finite likelihood",
     )
 }
 
-/// Draws one of `candidates` by self-normalised importance weight
-/// `p(z) · L(z) / r(z)`, `log L` and `log p` given per candidate, where the
-/// candidates came from `r = share·N(near.0, diag(near.1²)) + (1−share)·p`:
-/// approximately a draw from the posterior `∝ p(z) · L(z)`.
-fn resample_latent(
-    mut candidates: Vec<Vec<f32>>,
+/// Candidate latents (latent units) with their self-normalised importance
+/// weights: a discrete approximation of a posterior (see [`completion_latent`]).
+#[derive(Debug, Clone)]
+pub struct CompletionPosterior {
+    candidates: Vec<Vec<f32>>,
+    /// Weight per candidate relative to the heaviest (in `[0, 1]`; 0 for a
+    /// candidate whose log weight was not finite).
+    weights: Vec<f64>,
+}
+
+impl CompletionPosterior {
+    /// Draws one candidate with probability proportional to its weight and
+    /// removes it, so that repeated calls draw *without replacement*: a
+    /// caller that rejects what it draws (e.g. a latent whose finish ends at
+    /// once) samples the posterior restricted to what it keeps. `None` once no
+    /// candidate with weight is left.
+    pub fn take(&mut self, rng: &mut SketchRng) -> Option<Vec<f32>> {
+        let sum: f64 = self.weights.iter().sum();
+        // weights are finite and >= 0, so this also catches an empty posterior
+        if sum <= 0.0 {
+            return None;
+        }
+        let probabilities: Vec<f32> = self.weights.iter().map(|w| (w / sum) as f32).collect();
+        let k = sample_categorical(&probabilities, rng);
+        self.weights.swap_remove(k);
+        Some(self.candidates.swap_remove(k))
+    }
+}
+
+/// Weighs `candidates` by self-normalised importance weight
+/// `p(z) · L(z) / r(z)`, `log L`, `log p` and `log r` (the density of the
+/// proposal they were drawn from) given per candidate: a draw by weight
+/// ([`CompletionPosterior::take`]) is approximately a draw from the posterior
+/// `∝ p(z) · L(z)`.
+fn weigh_candidates(
+    candidates: Vec<Vec<f32>>,
     log_likelihoods: &[f64],
     log_priors: &[f64],
-    near: (&[f32], &[f32]),
-    share: f64,
-    rng: &mut SketchRng,
-) -> Result<Vec<f32>> {
-    let log_weights: Vec<f64> = candidates
+    log_proposals: &[f64],
+) -> Result<CompletionPosterior> {
+    let log_weights: Vec<f64> = log_likelihoods
         .iter()
-        .zip(log_likelihoods.iter().zip(log_priors))
-        .map(|(z, (&likelihood, &prior))| {
-            let proposal = log_sum_exp(
-                share.ln() + log_normal(z, Some(near.0), Some(near.1)),
-                (1.0 - share).ln() + prior,
-            );
-            prior + likelihood - proposal
-        })
+        .zip(log_priors.iter().zip(log_proposals))
+        .map(|(&likelihood, (&prior, &proposal))| prior + likelihood - proposal)
         .collect();
     let best = log_weights
         .iter()
@@ -556,18 +619,16 @@ fn resample_latent(
         .filter(|w| w.is_finite())
         .fold(f64::NEG_INFINITY, f64::max);
     if !best.is_finite() {
-        return Err(Error::invalid_argument(
-            "partial drawing",
-            "no candidate latent gives it a finite likelihood",
-        ));
+        return Err(no_finite_candidate());
     }
     let weights: Vec<f64> = log_weights
         .iter()
         .map(|w| if w.is_finite() { (w - best).exp() } else { 0.0 })
         .collect();
-    let sum: f64 = weights.iter().sum();
-    let probabilities: Vec<f32> = weights.iter().map(|w| (w / sum) as f32).collect();
-    Ok(candidates.swap_remove(sample_categorical(&probabilities, rng)))
+    Ok(CompletionPosterior {
+        candidates,
+        weights,
+    })
 }
 
 /// `ln(eᵃ + eᵇ)` without overflow (either may be −∞).
@@ -744,38 +805,20 @@ mod tests {
     /// the likelihood N(2; z, 0.5²).
     fn resampled_moments(fitted: Option<&FittedPrior>) -> (f64, f64) {
         let mut rng = SketchRng::new(11);
-        let (near_mu, near_sd) = ([1.5f32], [0.3f32]);
+        let search = CompletionSearch {
+            from_encoding: 100,
+            from_prior: 100,
+            encoding_noise: 1.0,
+            standard_prior: false,
+        };
         let draws: Vec<f64> = (0..2000)
             .map(|_| {
-                let mut candidates = Vec::new();
-                for _ in 0..100 {
-                    candidates.push(vec![near_mu[0] + near_sd[0] * rng.normal()]);
-                }
-                for _ in 0..100 {
-                    candidates.extend(new_drawing_latent(1, fitted, &mut rng));
-                }
-                let log_lik: Vec<f64> = candidates
-                    .iter()
-                    .map(|z| {
-                        let u = (2.0 - z[0] as f64) / 0.5;
-                        -0.5 * u * u
-                    })
-                    .collect();
-                let log_prior: Vec<f64> = candidates
-                    .iter()
-                    .map(|z| match fitted {
-                        Some(p) => p.log_density(z).unwrap(),
-                        None => log_normal(z, None, None),
-                    })
-                    .collect();
-                resample_latent(
-                    candidates,
-                    &log_lik,
-                    &log_prior,
-                    (&near_mu, &near_sd),
-                    0.5,
-                    &mut rng,
-                )
+                search_posterior((&[1.5], &[0.3]), fitted, &search, &mut rng, |z| {
+                    let u = (2.0 - z[0] as f64) / 0.5;
+                    Ok(-0.5 * u * u)
+                })
+                .unwrap()
+                .take(&mut rng)
                 .unwrap()[0] as f64
             })
             .collect();
@@ -824,6 +867,31 @@ mod tests {
             (1.59, 0.04),
             (0.148, 0.025),
         );
+    }
+
+    /// Weights 1, 0 (a candidate whose log weight was not finite) and 0.25:
+    /// the first draw is candidate 0 with probability 0.8; draws go on without
+    /// replacement and never give the weightless candidate.
+    #[test]
+    fn posterior_draws_without_replacement_by_weight() {
+        let posterior = CompletionPosterior {
+            candidates: vec![vec![0.0], vec![1.0], vec![2.0]],
+            weights: vec![1.0, 0.0, 0.25],
+        };
+        let mut rng = SketchRng::new(5);
+        let mut first_is_heaviest = 0;
+        for _ in 0..4000 {
+            let mut p = posterior.clone();
+            let a = p.take(&mut rng).unwrap();
+            let b = p.take(&mut rng).unwrap();
+            assert_eq!(p.take(&mut rng), None, "only weightless candidates left");
+            let mut both = [a[0], b[0]];
+            both.sort_by(f32::total_cmp);
+            assert_eq!(both, [0.0, 2.0], "each weighed candidate once");
+            first_is_heaviest += usize::from(a[0] == 0.0);
+        }
+        let share = first_is_heaviest as f64 / 4000.0;
+        assert!((share - 0.8).abs() < 0.03, "first draw heaviest: {share}");
     }
 
     #[test]

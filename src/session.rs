@@ -18,8 +18,8 @@ use crate::error::{Error, Result};
 use crate::model::SketchRnn;
 use crate::model::fast::FastDecoder;
 use crate::rng::SketchRng;
-pub use crate::sample::CompletionSearch;
 use crate::sample::{self, Engine, Generation};
+pub use crate::sample::{CompletionPosterior, CompletionSearch};
 use crate::stroke::{START_TOKEN, Stroke3, Stroke5, denormalise, normalise, stroke3_to_stroke5};
 use crate::weights::{ModelFile, ModelInfo};
 
@@ -38,9 +38,9 @@ pub const MAX_COMPLETION_CANDIDATES: usize = 256;
 /// latent: fewer reads as "the model ended your drawing" (the measure of
 /// `examples/completion_stats.rs`).
 pub const MIN_FINISH_POINTS: usize = 5;
-/// Latents [`Session::finishing_latent`] tries before it keeps one whose
-/// finish adds fewer than [`MIN_FINISH_POINTS`].
-pub const FINISH_TRIES: u64 = 4;
+/// Candidate latents [`Session::finishing_latent`] tries before it keeps the
+/// first, whose finish adds fewer than [`MIN_FINISH_POINTS`].
+pub const FINISH_TRIES: usize = 16;
 /// Most latents in one interpolation.
 pub const MAX_INTERPOLATION_STEPS: usize = 64;
 /// Largest latent-noise scale λ (1 is the VAE's own posterior sample).
@@ -321,6 +321,20 @@ impl Session {
         search: &CompletionSearch,
         seed: u64,
     ) -> Result<Vec<f32>> {
+        let mut rng = SketchRng::new(check_seed(seed)?);
+        self.completion_posterior(prefix, search, &mut rng)?
+            .take(&mut rng)
+            .ok_or_else(sample::no_finite_candidate)
+    }
+
+    /// The search behind [`Session::completion_latent`]: its candidates
+    /// weighed by the decoder's posterior ([`sample::completion_posterior`]).
+    fn completion_posterior(
+        &self,
+        prefix: &[Stroke3],
+        search: &CompletionSearch,
+        rng: &mut SketchRng,
+    ) -> Result<CompletionPosterior> {
         if !self.model.hparams.conditional() {
             return Err(Error::invalid_argument(
                 "latent",
@@ -335,27 +349,28 @@ impl Session {
         )?;
         let rows = self.rows(prefix, "prefix", false)?;
         let (mu, sigma) = self.model.encode(&rows)?;
-        let mut rng = SketchRng::new(check_seed(seed)?);
-        sample::completion_latent(
+        sample::completion_posterior(
             self.engine(),
             &rows,
             (&mu, &sigma),
             self.info.latent_prior.as_ref(),
             search,
-            &mut rng,
+            rng,
         )
     }
 
-    /// The latent "Finish it" draws from: [`Session::completion_latent`],
-    /// conditioned by rejection on the finish going on. Each try's latent is
-    /// kept if the finish it gives, `begin(z, prefix, seed)` then
-    /// `next_points(…, temperature)` (deterministic given the seed), adds at
-    /// least [`MIN_FINISH_POINTS`] points; otherwise another is drawn (a new
-    /// search seed), up to [`FINISH_TRIES`], and the last kept. Asking for a
-    /// finish says the drawing is not done, and latents of drawings that end
-    /// where the prefix does explain the prefix well (a quarter of the
-    /// half-drawn test sheep with the shipped model, README *Finishing a
-    /// drawing*). Costs one more pass over the prefix per try. VAE models only.
+    /// The latent "Finish it" draws from: [`Session::completion_latent`]'s
+    /// posterior, conditioned by rejection on the finish going on. The search
+    /// runs once; its candidates are drawn by weight *without replacement*
+    /// ([`CompletionPosterior::take`]), the first as `completion_latent` draws
+    /// it, and each is kept if the finish it gives, `begin(z, prefix, seed)`
+    /// then `next_points(…, temperature)` (deterministic given the seed), adds
+    /// at least [`MIN_FINISH_POINTS`] points. After [`FINISH_TRIES`] rejected
+    /// (or none left) the first drawn is kept. Asking for a finish says the
+    /// drawing is not done, and latents of drawings that end where the prefix
+    /// does explain the prefix well (a quarter to a third of the half-drawn
+    /// test sheep, README *Finishing a drawing*). Costs one more pass over the
+    /// prefix per try. VAE models only.
     pub fn finishing_latent(
         &self,
         prefix: &[Stroke3],
@@ -364,21 +379,21 @@ impl Session {
         seed: u64,
     ) -> Result<Vec<f32>> {
         sample::check_temperature(temperature)?;
-        let seed = check_seed(seed)?;
-        let mut z = Vec::new();
-        for attempt in 0..FINISH_TRIES {
-            // distinct search seeds within 0..=MAX_SEED (attempt < 2⁵)
-            z = self.completion_latent(prefix, search, seed ^ (attempt << 48))?;
-            let mut drawing = self.begin(Some(&z), prefix, seed)?;
-            if self
-                .next_points(&mut drawing, MIN_FINISH_POINTS, temperature)?
-                .len()
-                >= MIN_FINISH_POINTS
-            {
+        let mut rng = SketchRng::new(check_seed(seed)?);
+        let mut posterior = self.completion_posterior(prefix, search, &mut rng)?;
+        let mut first = None;
+        for _ in 0..FINISH_TRIES {
+            let Some(z) = posterior.take(&mut rng) else {
                 break;
+            };
+            let mut drawing = self.begin(Some(&z), prefix, seed)?;
+            let added = self.next_points(&mut drawing, MIN_FINISH_POINTS, temperature)?;
+            if added.len() >= MIN_FINISH_POINTS {
+                return Ok(z);
             }
+            first.get_or_insert(z);
         }
-        Ok(z)
+        first.ok_or_else(sample::no_finite_candidate)
     }
 
     /// Starts a drawing: from latent `z` (VAE) or none (decoder-only), after the

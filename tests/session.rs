@@ -149,11 +149,12 @@ fn finish_it_continues_half_drawn_sheep_instead_of_ending_them() {
 /// the decoder's posterior added under five points to a quarter of half-drawn
 /// test sheep (24.5% of 282, `examples/completion_stats.rs`): its latents
 /// follow their drawings closely enough that many which explain the half end
-/// there. `finishing_latent` draws again while the finish (same seed and
-/// temperature as the app streams it) adds under `MIN_FINISH_POINTS`. On the
-/// first 30 half sheep (seed 1000 + k, τ 0.25) it must leave fewer such
-/// finishes than the first draw does (measured 2026-12-07: 2 against 7), and
-/// keep the first draw where that one goes on.
+/// there. `finishing_latent` draws the search's candidates again, without
+/// replacement, while the finish (same seed and temperature as the app streams
+/// it) adds under `MIN_FINISH_POINTS`. On the first 30 half sheep (seed
+/// 1000 + k, τ 0.25) the first draw leaves 7 such finishes and the retries none
+/// (measured 2026-12-07; 0 of all 282); asserted with a margin of one. It must
+/// also keep the first draw where that one goes on.
 #[test]
 fn finish_it_draws_again_when_the_finish_would_end_at_once() {
     let s = sheep();
@@ -187,7 +188,7 @@ fn finish_it_draws_again_when_the_finish_would_end_at_once() {
         "finishes under {MIN_FINISH_POINTS} points: {kept_short} retried, {first_short} first"
     );
     assert!(
-        kept_short < first_short,
+        kept_short <= 1 && first_short >= 3,
         "finishes under {MIN_FINISH_POINTS} points: {kept_short} retried against {first_short} first"
     );
 }
