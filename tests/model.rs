@@ -11,7 +11,7 @@ use candle_nn::VarMap;
 use sketch_rnn::dataset::Dataset;
 use sketch_rnn::model::loss::{kl_loss, reconstruction_loss};
 use sketch_rnn::model::mixture::{Mixture, bivariate_normal, output_size};
-use sketch_rnn::model::{CellKind, HParams, SketchRnn, encoder};
+use sketch_rnn::model::{CellKind, HParams, LatentInput, SketchRnn, encoder};
 use sketch_rnn::sample;
 use sketch_rnn::stroke::{START_TOKEN, stroke3_to_stroke5};
 use sketch_rnn::weights::{
@@ -199,6 +199,76 @@ fn encoder_with_position_input_ignores_padding_and_reads_the_sums() {
     let (short, long) = (mu(12), mu(40));
     for (x, y) in short[0].iter().zip(&long[0]) {
         assert!((x - y).abs() < 1e-5, "{x} vs {y}");
+    }
+}
+
+/// Training with `--encoder-prefix`: the encoder of the batched pass reads
+/// only each drawing's first `encoder_lengths` rows, so its μ equals the
+/// encoding of those rows alone, while the decoder still reads every row
+/// (its outputs are those of the same pass at full length with that μ as z).
+/// Lengths of 0 or past a drawing's end are refused.
+#[test]
+fn batched_pass_encodes_only_the_prefix_it_is_given() {
+    let hp = HParams {
+        encoder_position_input: true,
+        ..hparams(CellKind::Lstm, 8)
+    };
+    let (_, model) = random_model(&hp, 5);
+    let ds = Dataset::new(&drawings(), 20, Some(10.0)).unwrap();
+    let b = ds.batch(&[0, 1], None).unwrap();
+    let prefix = [4, 7];
+    let out = model
+        .forward_with_inputs(
+            &b.strokes,
+            &b.strokes,
+            &b.lengths,
+            Some(&prefix),
+            LatentInput::Posterior(None),
+            None,
+        )
+        .unwrap();
+    let mu = out.mu.unwrap().to_vec2::<f32>().unwrap();
+    let whole = model
+        .forward(&b.strokes, &b.lengths, None, None)
+        .unwrap()
+        .mu
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap();
+    let diff = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let row = (b.max_seq_len + 1) * 5;
+    for (k, &n) in prefix.iter().enumerate() {
+        let rows: Vec<[f32; 5]> = b.strokes[k * row + 5..k * row + 5 + n * 5]
+            .chunks(5)
+            .map(|r| [r[0], r[1], r[2], r[3], r[4]])
+            .collect();
+        let (alone, _) = model.encode(&rows).unwrap();
+        assert!(
+            diff(&alone, &mu[k]) < 1e-5,
+            "drawing {k}: the prefix's own encoding"
+        );
+        assert!(
+            diff(&whole[k], &mu[k]) > 1e-3,
+            "drawing {k}: the prefix encodes differently from the whole"
+        );
+    }
+    for bad in [[0, 7], [4, b.lengths[1] + 1]] {
+        let Err(err) = model.forward_with_inputs(
+            &b.strokes,
+            &b.strokes,
+            &b.lengths,
+            Some(&bad),
+            LatentInput::Posterior(None),
+            None,
+        ) else {
+            panic!("encoder lengths {bad:?} accepted");
+        };
+        assert!(err.to_string().contains("encoder lengths"), "{err}");
     }
 }
 

@@ -176,6 +176,58 @@ fn scheduled_sampling_drift_correction_changes_the_targets_and_is_checkpointed()
     assert!(r.config.scheduled_sampling_correct_drift);
 }
 
+/// `encoder_prefix`: the encoder reads the beginnings of drawings, so the
+/// same batch gives another L_KL (no recurrent dropout: only the encoder's
+/// input differs); a run with it still learns, and a checkpoint keeps the
+/// setting and continues the run identically.
+#[test]
+fn encoder_prefix_changes_what_the_encoder_reads_and_resumes_identically() {
+    let (data, _) = drawings();
+    let config = |p: f32| {
+        let mut c = tiny(CellKind::Lstm);
+        c.hparams.recurrent_dropout_keep = 1.0;
+        c.encoder_prefix = p;
+        c
+    };
+    let first_step = |p: f32| {
+        let mut tr = Trainer::new(config(p), "t", &data, &Device::Cpu).unwrap();
+        tr.train_step().unwrap().losses
+    };
+    let (whole, prefixes) = (first_step(0.0), first_step(1.0));
+    assert!(
+        // tiny at initialisation (about 3e-6), so compared relatively
+        (whole.kl - prefixes.kl).abs() > 5e-3 * whole.kl,
+        "L_KL {} vs {}",
+        whole.kl,
+        prefixes.kl
+    );
+    let mut a = Trainer::new(config(0.5), "t", &data, &Device::Cpu).unwrap();
+    let valid = a.dataset(&data[..64]).unwrap();
+    let before = a.evaluate(&valid).unwrap().reconstruction();
+    let reference: Vec<f64> = (0..40).map(|_| a.train_step().unwrap().cost).collect();
+    let after = a.evaluate(&valid).unwrap().reconstruction();
+    assert!(after < before - 0.1, "validation L_R {before} -> {after}");
+    let mut b = Trainer::new(config(0.5), "t", &data, &Device::Cpu).unwrap();
+    let mut resumed: Vec<f64> = (0..20).map(|_| b.train_step().unwrap().cost).collect();
+    let bytes = checkpoint::save(&b).unwrap();
+    drop(b);
+    let mut r = checkpoint::load(&bytes, &data, &Device::Cpu).unwrap();
+    assert_eq!(r.config.encoder_prefix, 0.5);
+    resumed.extend((0..20).map(|_| r.train_step().unwrap().cost));
+    assert_eq!(reference, resumed);
+}
+
+#[test]
+fn encoder_prefix_must_be_a_probability() {
+    let (data, _) = drawings();
+    for p in [-0.1, 1.5, f32::NAN] {
+        let mut c = tiny(CellKind::Lstm);
+        c.encoder_prefix = p;
+        let e = Trainer::new(c, "t", &data, &Device::Cpu).err().unwrap();
+        assert!(e.to_string().contains("encoder_prefix"), "{e}");
+    }
+}
+
 #[test]
 fn scheduled_sampling_must_be_a_probability() {
     let (data, _) = drawings();

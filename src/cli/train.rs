@@ -139,6 +139,12 @@ pub struct TrainArgs {
     /// drift) instead of repeating the human offsets.
     #[arg(long)]
     scheduled_sampling_correct_drift: bool,
+    /// Probability that the encoder reads only the first strokes (k of n, k
+    /// uniform in 1..n) of a training drawing while the decoder reconstructs
+    /// all of it, so that a half drawing encodes to a whole drawing's latent
+    /// (0: whole drawings, as in the paper).
+    #[arg(long, value_name = "P")]
+    encoder_prefix: Option<f32>,
 }
 
 #[derive(Args)]
@@ -231,6 +237,7 @@ fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
     set!(c.random_scale, a.random_scale);
     set!(c.point_drop, a.point_drop);
     set!(c.scheduled_sampling, a.scheduled_sampling);
+    set!(c.encoder_prefix, a.encoder_prefix);
     set!(
         c.scheduled_sampling_temperature,
         a.scheduled_sampling_temperature

@@ -256,23 +256,41 @@ impl SketchRnn {
         latent: LatentInput,
         dropout: Option<&mut cell::Dropout>,
     ) -> Result<ForwardOutput> {
-        self.forward_with_inputs(strokes, strokes, lengths, latent, dropout)
+        self.forward_with_inputs(strokes, strokes, lengths, None, latent, dropout)
     }
 
     /// [`SketchRnn::forward_with_latent`] with the decoder reading
     /// `decoder_strokes` (same layout and size as `strokes`) instead of the
     /// drawings the encoder reads: for scheduled sampling
     /// ([`crate::train::scheduled_sampling`]), whose decoder inputs are partly
-    /// the model's own samples.
+    /// the model's own samples. `encoder_lengths` (each at least 1 and at most
+    /// the drawing's length; `None`: `lengths`) lets the encoder read only the
+    /// first rows of each drawing (training with
+    /// [`crate::train::TrainConfig::encoder_prefix`]).
     pub fn forward_with_inputs(
         &self,
         strokes: &[f32],
         decoder_strokes: &[f32],
         lengths: &[usize],
+        encoder_lengths: Option<&[usize]>,
         latent: LatentInput,
         mut dropout: Option<&mut cell::Dropout>,
     ) -> Result<ForwardOutput> {
         let batch = lengths.len();
+        let encoder_lengths = encoder_lengths.unwrap_or(lengths);
+        if encoder_lengths.len() != batch
+            || encoder_lengths
+                .iter()
+                .zip(lengths)
+                .any(|(&e, &l)| e == 0 || e > l)
+        {
+            return Err(Error::invalid_argument(
+                "encoder lengths",
+                format!(
+                    "must be one per drawing, each in 1..=its length {lengths:?}, found {encoder_lengths:?}"
+                ),
+            ));
+        }
         if batch == 0 || strokes.len() % (batch * STROKE_WIDTH) != 0 {
             return Err(Error::Shape {
                 what: "batch strokes".into(),
@@ -298,8 +316,13 @@ impl SketchRnn {
                         &strokes[o + STROKE_WIDTH..o + (steps + 1) * STROKE_WIDTH],
                     );
                 }
-                let (mu, presig) =
-                    enc.forward(&rows, steps, lengths, dropout.as_deref_mut(), &self.device)?;
+                let (mu, presig) = enc.forward(
+                    &rows,
+                    steps,
+                    encoder_lengths,
+                    dropout.as_deref_mut(),
+                    &self.device,
+                )?;
                 let z = match latent {
                     LatentInput::Posterior(Some(e)) => (&mu + (&presig * 0.5)?.exp()?.mul(e)?)?,
                     LatentInput::Posterior(None) => mu.clone(),

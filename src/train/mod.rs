@@ -18,6 +18,7 @@
 
 pub mod adam;
 pub mod checkpoint;
+pub mod encoder_prefix;
 pub mod scheduled_sampling;
 pub mod widen;
 
@@ -84,6 +85,11 @@ pub struct TrainConfig {
     /// ([`scheduled_sampling`]'s drift correction).
     #[serde(default)]
     pub scheduled_sampling_correct_drift: bool,
+    /// Probability that the encoder reads only the first strokes of a
+    /// training drawing while the decoder reconstructs all of it
+    /// ([`encoder_prefix`]; 0: whole drawings, as in the paper).
+    #[serde(default)]
+    pub encoder_prefix: f32,
     pub seed: u64,
     /// What the run's weights started from: `None` for the seeded
     /// initialisation, else a description of the model it fine-tunes
@@ -127,6 +133,7 @@ impl TrainConfig {
             scheduled_sampling: 0.0,
             scheduled_sampling_temperature: unit_temperature(),
             scheduled_sampling_correct_drift: false,
+            encoder_prefix: 0.0,
             seed: 1,
             init_from: None,
         }
@@ -178,6 +185,15 @@ impl TrainConfig {
                 format!(
                     "must be a probability in [0, 1], found {}",
                     self.scheduled_sampling
+                ),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.encoder_prefix) {
+            return Err(Error::invalid_argument(
+                "encoder_prefix",
+                format!(
+                    "must be a probability in [0, 1], found {}",
+                    self.encoder_prefix
                 ),
             ));
         }
@@ -265,12 +281,14 @@ pub struct Trainer {
 
 /// `L_s, L_p` and KL (scalar tensors) of a batch.
 /// `mixed` (scheduled sampling) replaces what the decoder reads and predicts;
-/// without it both are `strokes`. The encoder always reads `strokes`.
+/// without it both are `strokes`. The encoder always reads `strokes`, their
+/// first `encoder_lengths` rows where given ([`encoder_prefix`]).
 fn batch_losses(
     model: &SketchRnn,
     strokes: &[f32],
     mixed: Option<&scheduled_sampling::MixedBatch>,
     lengths: &[usize],
+    encoder_lengths: Option<&[usize]>,
     latent: LatentInput,
     dropout: Option<&mut Dropout>,
 ) -> Result<(Tensor, Tensor, Option<Tensor>)> {
@@ -278,7 +296,8 @@ fn batch_losses(
         Some(m) => (m.inputs.as_slice(), m.targets.as_slice()),
         None => (strokes, strokes),
     };
-    let out = model.forward_with_inputs(strokes, inputs, lengths, latent, dropout)?;
+    let out =
+        model.forward_with_inputs(strokes, inputs, lengths, encoder_lengths, latent, dropout)?;
     let target = model.targets(targets, lengths.len())?;
     let (ls, lp) = reconstruction_loss(&out.logits, &target, model.hparams.num_mixtures)?;
     let kl = match (&out.mu, &out.presig) {
@@ -368,7 +387,8 @@ pub fn evaluate_with_latent(
             (EvalLatent::Prior, Some(e)) => LatentInput::Given(e),
             (_, e) => LatentInput::Posterior(e),
         };
-        let (bls, blp, bkl) = batch_losses(model, &b.strokes, None, &b.lengths, latent, None)?;
+        let (bls, blp, bkl) =
+            batch_losses(model, &b.strokes, None, &b.lengths, None, latent, None)?;
         let w = idx.len() as f64;
         ls += scalar(&bls)? * w;
         lp += scalar(&blp)? * w;
@@ -512,6 +532,13 @@ impl Trainer {
             point_drop: c.point_drop,
         };
         let batch = self.train.batch(idx, Some((&aug, &mut self.rng)))?;
+        let encoder_lengths = encoder_prefix::encoder_lengths(
+            &batch.strokes,
+            &batch.lengths,
+            batch.max_seq_len,
+            c.encoder_prefix,
+            &mut self.rng,
+        );
         let z = c.hparams.z_size;
         let eps = if z > 0 {
             let v: Vec<f32> = (0..b * z).map(|_| self.rng.normal()).collect();
@@ -521,9 +548,11 @@ impl Trainer {
         };
         let mixed = if c.scheduled_sampling > 0.0 {
             // Pass 1 of scheduled sampling: what the model would draw, teacher-forced.
-            let out = self.model.forward_with_latent(
+            let out = self.model.forward_with_inputs(
+                &batch.strokes,
                 &batch.strokes,
                 &batch.lengths,
+                Some(&encoder_lengths),
                 LatentInput::Posterior(eps.as_ref()),
                 None,
             )?;
@@ -554,6 +583,7 @@ impl Trainer {
             &batch.strokes,
             mixed.as_ref(),
             &batch.lengths,
+            Some(&encoder_lengths),
             LatentInput::Posterior(eps.as_ref()),
             dropout,
         )?;
