@@ -11,11 +11,11 @@
 //! `q` learns to put a beginning's latent where whole drawings that begin so
 //! lie.
 
+use crate::model::encoder::STROKE_WIDTH;
 use crate::rng::SketchRng;
 
-/// Columns of a stroke-5 row: Δx, Δy, p₁ (pen down), p₂ (pen up), p₃ (end).
-const STROKE5_WIDTH: usize = 5;
-/// Column of p₂, "the pen lifts after this point": the end of a stroke.
+/// Column of p₂ in a stroke-5 row (Δx, Δy, p₁ pen down, p₂ pen up, p₃ end),
+/// "the pen lifts after this point": the end of a stroke.
 const PEN_UP: usize = 3;
 
 /// The rows the encoder reads of each drawing of a batch: `lengths[b]`
@@ -45,7 +45,7 @@ pub fn encoder_lengths(
             // rows 1..=len of drawing b (row 0 is the start token)
             let first = b * (max_seq_len + 1) + 1;
             let stroke_ends: Vec<usize> = (0..len)
-                .filter(|&r| strokes[(first + r) * STROKE5_WIDTH + PEN_UP] > 0.5)
+                .filter(|&r| strokes[(first + r) * STROKE_WIDTH + PEN_UP] > 0.5)
                 .map(|r| r + 1)
                 .collect();
             // the last stroke's end is the whole drawing: keep 1..n-1 of them

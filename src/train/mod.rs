@@ -102,6 +102,18 @@ fn unit_temperature() -> f32 {
     1.0
 }
 
+/// `p` in `[0, 1]` (not NaN), or an error naming the setting.
+fn check_probability(name: &str, p: f32) -> Result<()> {
+    if (0.0..=1.0).contains(&p) {
+        Ok(())
+    } else {
+        Err(Error::invalid_argument(
+            name,
+            format!("must be a probability in [0, 1], found {p}"),
+        ))
+    }
+}
+
 impl TrainConfig {
     /// Magenta's defaults (the paper's configuration).
     pub fn paper() -> TrainConfig {
@@ -179,24 +191,8 @@ impl TrainConfig {
                 ));
             }
         }
-        if !(0.0..=1.0).contains(&self.scheduled_sampling) {
-            return Err(Error::invalid_argument(
-                "scheduled_sampling",
-                format!(
-                    "must be a probability in [0, 1], found {}",
-                    self.scheduled_sampling
-                ),
-            ));
-        }
-        if !(0.0..=1.0).contains(&self.encoder_prefix) {
-            return Err(Error::invalid_argument(
-                "encoder_prefix",
-                format!(
-                    "must be a probability in [0, 1], found {}",
-                    self.encoder_prefix
-                ),
-            ));
-        }
+        check_probability("scheduled_sampling", self.scheduled_sampling)?;
+        check_probability("encoder_prefix", self.encoder_prefix)?;
         crate::sample::check_temperature(self.scheduled_sampling_temperature)?;
         if self.scheduled_sampling_correct_drift && self.scheduled_sampling == 0.0 {
             return Err(Error::invalid_argument(
