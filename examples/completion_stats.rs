@@ -13,10 +13,16 @@
 //! * `posterior N(0,I)`: the same with p(z) = N(0, I) even for a model with a
 //!   fitted prior (`CompletionSearch::standard_prior`);
 //! * `prior-only 128`: the same with 128 candidates, all from the prior;
-//! * `finish (retried)`: `Session::finishing_latent`, the app's "Finish it"
-//!   since 2026-12-07: the decoder posterior's candidates drawn by weight
-//!   without replacement (up to `FINISH_TRIES`) while the finish adds fewer
-//!   than `MIN_FINISH_POINTS`;
+//! * `search (retried)`: `Session::finishing_latent` from
+//!   `FinishFrom::Search`, the app's "Finish it" since 2026-12-07 for models
+//!   whose encoder read only whole drawings: the decoder posterior's
+//!   candidates drawn by weight without replacement (up to `FINISH_TRIES`)
+//!   while the finish adds fewer than `MIN_FINISH_POINTS`;
+//! * `encoding (retried)`: `Session::finishing_latent` from
+//!   `FinishFrom::Encoding` (λ = `FINISH_NOISE`), the app's "Finish it" for
+//!   models trained with `--encoder-prefix`: fresh draws of the prefix's own
+//!   noisy latent (up to `FINISH_ENCODING_TRIES`) while the finish adds fewer
+//!   than `MIN_FINISH_POINTS`, then the search's as above;
 //! * `whole drawing`: the encoding of the *whole* human drawing (not available
 //!   to an app; what the decoder can do when the latent knows the ending).
 //!
@@ -32,7 +38,7 @@
 //! With OUT_PREFIX it also writes OUT_PREFIX.png: per drawing, the whole human
 //! drawing, then each method's finish (prefix black, ending blue).
 use sketch_rnn::dataset::read_npz;
-use sketch_rnn::session::{CompletionSearch, Session};
+use sketch_rnn::session::{CompletionSearch, FINISH_NOISE, FinishFrom, Session};
 use sketch_rnn::shape_distance::{LAYOUT_POINTS, layout_points, retrieval};
 use sketch_rnn::stroke::Stroke3;
 
@@ -114,7 +120,8 @@ fn main() -> anyhow::Result<()> {
     ];
     let mut methods: Vec<String> = vec!["prefix latent".into(), "prior".into()];
     methods.extend(searches.iter().map(|s| s.0.to_string()));
-    methods.push("finish (retried)".into());
+    methods.push("search (retried)".into());
+    methods.push("encoding (retried)".into());
     methods.push("whole drawing".into());
     let mut finishes: Vec<Vec<Vec<Stroke3>>> = vec![Vec::new(); methods.len()];
     for (k, (d, prefix)) in whole.iter().zip(&prefixes).enumerate() {
@@ -126,12 +133,15 @@ fn main() -> anyhow::Result<()> {
         for (_, s) in &searches {
             latents.push(session.completion_latent(prefix, s, seed)?);
         }
-        latents.push(session.finishing_latent(
-            prefix,
-            &CompletionSearch::default(),
-            TEMPERATURE,
-            seed,
-        )?);
+        for from in [
+            FinishFrom::Search(CompletionSearch::default()),
+            FinishFrom::Encoding {
+                noise: FINISH_NOISE,
+                then: CompletionSearch::default(),
+            },
+        ] {
+            latents.push(session.finishing_latent(prefix, &from, TEMPERATURE, seed)?);
+        }
         latents.push(session.sample_latent(&session.encode(d)?, APP_NOISE, seed)?);
         for (m, z) in latents.iter().enumerate() {
             let mut drawing = session.begin(Some(z), prefix, seed)?;

@@ -41,6 +41,13 @@ pub const MIN_FINISH_POINTS: usize = 5;
 /// Candidate latents [`Session::finishing_latent`] tries before it keeps the
 /// first, whose finish adds fewer than [`MIN_FINISH_POINTS`].
 pub const FINISH_TRIES: usize = 16;
+/// Draws of the prefix's own noisy latent [`Session::finishing_latent`] tries
+/// ([`FinishFrom::Encoding`]) before it turns to the search. More rarely help:
+/// on the 282 half-drawn test sheep, with the model fine-tuned with
+/// `--encoder-prefix 0.25`, one draw left 11.0% of finishes under
+/// [`MIN_FINISH_POINTS`] and sixteen 10.3% (`examples/completion_stats.rs`,
+/// 2026-12-07): where the encoding reads the half as done, its neighbours do too.
+pub const FINISH_ENCODING_TRIES: usize = 4;
 /// Most latents in one interpolation.
 pub const MAX_INTERPOLATION_STEPS: usize = 64;
 /// Largest latent-noise scale λ (1 is the VAE's own posterior sample).
@@ -53,6 +60,44 @@ pub const MAX_SEED: u64 = (1 << 53) - 1;
 /// trained on them (pixels); the typical size of a drawing for models that do
 /// not record their own.
 pub const QUICKDRAW_BOX_PX: f32 = 255.0;
+
+/// λ of "Finish it"'s latents when they come from the prefix's own encoding
+/// ([`FinishFrom::Encoding`]): the app's default latent noise (www/index.html),
+/// with which `examples/completion_stats.rs` measured it.
+pub const FINISH_NOISE: f32 = 0.5;
+
+/// Where "Finish it" ([`Session::finishing_latent`]) draws its candidate
+/// latents from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FinishFrom {
+    /// The decoder's posterior over latents of drawings that *begin* like the
+    /// prefix ([`CompletionSearch`]). For models whose encoder only ever read
+    /// whole drawings: it reads a half-drawn sketch as a whole one, so the
+    /// prefix's own latent tends to end the drawing at once.
+    Search(CompletionSearch),
+    /// The prefix's own encoding, `z = μ + λ σ ε` with λ = `noise` (latent
+    /// units), and the search `then` where every such latent ends the drawing
+    /// at once. For models trained with `--encoder-prefix`, whose encoder has
+    /// learnt to read the beginning of a drawing as one.
+    Encoding { noise: f32, then: CompletionSearch },
+}
+
+impl FinishFrom {
+    /// What a model file calls for: [`FinishFrom::Encoding`] with
+    /// [`FINISH_NOISE`] then the default search where its encoder was trained
+    /// on prefixes ([`ModelInfo::encoder_prefix`] above 0), else the default
+    /// search.
+    pub fn for_model(info: &ModelInfo) -> FinishFrom {
+        if info.encoder_prefix > 0.0 {
+            FinishFrom::Encoding {
+                noise: FINISH_NOISE,
+                then: CompletionSearch::default(),
+            }
+        } else {
+            FinishFrom::Search(CompletionSearch::default())
+        }
+    }
+}
 
 /// What a front end needs to know about the loaded model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -75,6 +120,10 @@ pub struct SessionInfo {
     /// New drawings take their latent from a Gaussian fitted to the training
     /// set's latents (`sketch-rnn fit-prior`), not from N(0, I).
     pub fitted_prior: bool,
+    /// "Finish it" draws from the drawing's own encoding (the encoder was
+    /// trained on prefixes, [`FinishFrom::Encoding`]), not from a search
+    /// ([`FinishFrom::Search`]).
+    pub finishes_from_encoding: bool,
 }
 
 /// An encoded drawing: the posterior `N(μ, σ²)` (paper equation 2), each of length N_z.
@@ -126,6 +175,17 @@ fn check_count(name: &str, n: usize, min: usize, max: usize) -> Result<()> {
         return Err(Error::invalid_argument(
             name,
             format!("must be in {min}..={max}, found {n}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a latent-noise scale λ is in `[0, MAX_NOISE]`.
+fn check_noise(noise: f32) -> Result<()> {
+    if !(noise.is_finite() && (0.0..=MAX_NOISE).contains(&noise)) {
+        return Err(Error::invalid_argument(
+            "noise",
+            format!("must be in [0, {MAX_NOISE}], found {noise}"),
         ));
     }
     Ok(())
@@ -185,6 +245,7 @@ impl Session {
                 .unwrap_or_default(),
             typical_size_px: self.info.typical_size_px.unwrap_or(QUICKDRAW_BOX_PX),
             fitted_prior: self.info.latent_prior.is_some(),
+            finishes_from_encoding: matches!(self.finish_from(), FinishFrom::Encoding { .. }),
         }
     }
 
@@ -281,12 +342,7 @@ impl Session {
         if latent.sigma.iter().any(|&s| s < 0.0) {
             return Err(Error::invalid_argument("latent sigma", "must be >= 0"));
         }
-        if !(noise.is_finite() && (0.0..=MAX_NOISE).contains(&noise)) {
-            return Err(Error::invalid_argument(
-                "noise",
-                format!("must be in [0, {MAX_NOISE}], found {noise}"),
-            ));
-        }
+        check_noise(noise)?;
         let mut rng = SketchRng::new(check_seed(seed)?);
         sample::noisy_latent(&latent.mu, &latent.sigma, noise, &mut rng)
     }
@@ -335,12 +391,7 @@ impl Session {
         search: &CompletionSearch,
         rng: &mut SketchRng,
     ) -> Result<CompletionPosterior> {
-        if !self.model.hparams.conditional() {
-            return Err(Error::invalid_argument(
-                "latent",
-                "this model is decoder-only (unconditional) and has no latent space",
-            ));
-        }
+        self.require_latent_space()?;
         check_count(
             "completion candidates",
             search.from_encoding + search.from_prior,
@@ -359,36 +410,79 @@ impl Session {
         )
     }
 
-    /// The latent "Finish it" draws from: [`Session::completion_latent`]'s
-    /// posterior, conditioned by rejection on the finish going on. The search
-    /// runs once; its candidates are drawn by weight *without replacement*
-    /// ([`CompletionPosterior::take`]), the first as `completion_latent` draws
-    /// it, and each is kept if the finish it gives, `begin(z, prefix, seed)`
-    /// then `next_points(…, temperature)` (deterministic given the seed), adds
-    /// at least [`MIN_FINISH_POINTS`] points. After [`FINISH_TRIES`] rejected
-    /// (or none left) the first drawn is kept. Asking for a finish says the
-    /// drawing is not done, and latents of drawings that end where the prefix
-    /// does explain the prefix well (a quarter to a third of the half-drawn
-    /// test sheep, README *Finishing a drawing*). Costs one more pass over the
-    /// prefix per try. VAE models only.
+    /// Refuses a decoder-only model where a latent is asked for.
+    fn require_latent_space(&self) -> Result<()> {
+        if !self.model.hparams.conditional() {
+            return Err(Error::invalid_argument(
+                "latent",
+                "this model is decoder-only (unconditional) and has no latent space",
+            ));
+        }
+        Ok(())
+    }
+
+    /// How "Finish it" picks this model's latent ([`FinishFrom::for_model`]).
+    pub fn finish_from(&self) -> FinishFrom {
+        FinishFrom::for_model(&self.info)
+    }
+
+    /// The latent "Finish it" draws from, conditioned by rejection on the
+    /// finish going on: each candidate is kept if the finish it gives,
+    /// `begin(z, prefix, seed)` then `next_points(…, temperature)`
+    /// (deterministic given the seed), adds at least [`MIN_FINISH_POINTS`]
+    /// points. Asking for a finish says the drawing is not done, and latents
+    /// of drawings that end where the prefix does explain the prefix well (a
+    /// quarter to a third of the half-drawn test sheep, README *Finishing a
+    /// drawing*). Each try costs one more pass over the prefix. VAE models only.
+    ///
+    /// * [`FinishFrom::Search`]: the search runs once; up to [`FINISH_TRIES`]
+    ///   of its candidates are drawn by weight *without replacement*
+    ///   ([`CompletionPosterior::take`]), the first as
+    ///   [`Session::completion_latent`] draws it.
+    /// * [`FinishFrom::Encoding`]: up to [`FINISH_ENCODING_TRIES`] fresh
+    ///   `z = μ + λ σ ε` of the prefix's own encoding, the first as
+    ///   [`Session::sample_latent`] draws it from the same seed; if every one
+    ///   ends at once, the search `then` as above.
+    ///
+    /// If every candidate ends at once (or none is left) the first is kept.
     pub fn finishing_latent(
         &self,
         prefix: &[Stroke3],
-        search: &CompletionSearch,
+        from: &FinishFrom,
         temperature: f32,
         seed: u64,
     ) -> Result<Vec<f32>> {
+        self.require_latent_space()?;
         sample::check_temperature(temperature)?;
         let mut rng = SketchRng::new(check_seed(seed)?);
-        let mut posterior = self.completion_posterior(prefix, search, &mut rng)?;
+        let goes_on = |z: &[f32]| -> Result<bool> {
+            let mut drawing = self.begin(Some(z), prefix, seed)?;
+            let added = self.next_points(&mut drawing, MIN_FINISH_POINTS, temperature)?;
+            Ok(added.len() >= MIN_FINISH_POINTS)
+        };
         let mut first = None;
+        let search = match from {
+            FinishFrom::Search(search) => search,
+            FinishFrom::Encoding { noise, then } => {
+                check_noise(*noise)?;
+                let rows = self.rows(prefix, "prefix", false)?;
+                let (mu, sigma) = self.model.encode(&rows)?;
+                for _ in 0..FINISH_ENCODING_TRIES {
+                    let z = sample::noisy_latent(&mu, &sigma, *noise, &mut rng)?;
+                    if goes_on(&z)? {
+                        return Ok(z);
+                    }
+                    first.get_or_insert(z);
+                }
+                then
+            }
+        };
+        let mut posterior = self.completion_posterior(prefix, search, &mut rng)?;
         for _ in 0..FINISH_TRIES {
             let Some(z) = posterior.take(&mut rng) else {
                 break;
             };
-            let mut drawing = self.begin(Some(&z), prefix, seed)?;
-            let added = self.next_points(&mut drawing, MIN_FINISH_POINTS, temperature)?;
-            if added.len() >= MIN_FINISH_POINTS {
+            if goes_on(&z)? {
                 return Ok(z);
             }
             first.get_or_insert(z);

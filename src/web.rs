@@ -84,7 +84,8 @@ impl Model {
         })
     }
 
-    /// `{name, conditional, z_size, scale_factor, max_seq_len, dec_size, cell, typical_size_px, fitted_prior}`.
+    /// `{name, conditional, z_size, scale_factor, max_seq_len, dec_size, cell,
+    /// typical_size_px, fitted_prior, finishes_from_encoding}`.
     pub fn info(&self) -> Result<JsValue, JsError> {
         to_js(&self.session.info())
     }
@@ -137,9 +138,9 @@ impl Model {
             .map_err(js_error)
     }
 
-    /// The latent "Finish it" draws from (VAE models): a completion latent
-    /// whose finish at `temperature` from `seed` goes on
-    /// ([`session::Session::finishing_latent`], default search).
+    /// The latent "Finish it" draws from (VAE models): one whose finish at
+    /// `temperature` from `seed` goes on, from where the model calls for
+    /// ([`session::Session::finishing_latent`], [`session::FinishFrom::for_model`]).
     #[wasm_bindgen(js_name = finishingLatent)]
     pub fn finishing_latent(
         &self,
@@ -151,7 +152,7 @@ impl Model {
         self.session
             .finishing_latent(
                 &prefix,
-                &session::CompletionSearch::default(),
+                &self.session.finish_from(),
                 temperature,
                 seed(seed_value)?,
             )

@@ -143,6 +143,7 @@ fn cells_without_a_fast_path_fall_back_to_the_reference() {
             hparams: hp,
             typical_size_px: None,
             latent_prior: None,
+            encoder_prefix: 0.0,
         };
         let session = Session::from_model(model, info).unwrap();
         assert!(matches!(session.engine(), Engine::Reference(_)));

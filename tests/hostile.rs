@@ -61,6 +61,7 @@ fn tiny_file() -> ModelFile {
             hparams: tiny_hparams(),
             typical_size_px: None,
             latent_prior: None,
+            encoder_prefix: 0.0,
         },
         &vm,
     )
@@ -80,6 +81,7 @@ fn gen_json() -> serde_json::Value {
             hparams: hp,
             typical_size_px: None,
             latent_prior: None,
+            encoder_prefix: 0.0,
         },
         &vm,
     )

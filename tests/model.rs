@@ -407,6 +407,7 @@ fn file_of(vm: &VarMap, hp: &HParams) -> ModelFile {
             hparams: hp.clone(),
             typical_size_px: None,
             latent_prior: None,
+            encoder_prefix: 0.0,
         },
         vm,
     )
@@ -834,6 +835,7 @@ fn average_refuses_models_that_do_not_match() {
                 hparams: hp.clone(),
                 typical_size_px: None,
                 latent_prior: None,
+                encoder_prefix: 0.0,
             },
             &vm,
         )

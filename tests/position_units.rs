@@ -1,23 +1,34 @@
-//! A decoder that reads the pen position (`--position-input`), rewritten as a
-//! plain LSTM that sums the position in extra units
-//! (`weights::position_units`), predicts what the original does; that is how
-//! such a model exports to Magenta's JSON.
+//! A decoder that reads the pen position (`--position-input`), or an encoder
+//! that reads the running sums (`--encoder-position-input`), rewritten as a
+//! plain LSTM that sums them in extra units (`weights::position_units`),
+//! predicts what the original does; that is how such a model exports to
+//! Magenta's JSON.
 //!
-//! Measured 2026-12-07 on the shipped sheep model (`cargo test --release --test
-//! position_units -- --nocapture`, latent from N(0, I) with seed 1, the
-//! wandering input below): the rewritten model's mixture parameters within
-//! 1.9e-3 of the original's after 250 rows (2.0e-4 after 100, 30 and 12 units
-//! from the start; 5e-6 on `parity_input`'s loops, which stay near it); the
-//! exported JSON, read back, within 1.2e-2 (two of the model's weights lie
-//! beyond Magenta's ±10 and are clipped, and the rest are rounded to its int16
-//! grid). The bounds leave about twice that.
+//! Measured 2026-12-07 on the shipped sheep model, which has both inputs
+//! (`cargo test --release --test position_units -- --nocapture`, latent from
+//! N(0, I) with seed 1, the wandering input below, 250 rows that end 30 units
+//! from the start): the rewritten decoder's mixture parameters within 8.1e-4
+//! of the original's, the rewritten encoder's μ and σ within 1.2e-3; the
+//! exported JSON, read back, within 6.1e-3 and 3.1e-3 (one of the model's
+//! weights lies beyond Magenta's ±10 and is clipped, and the rest are rounded
+//! to its int16 grid). The decoder-position model shipped before it: 1.9e-3
+//! and 1.2e-2 (two weights clipped). The bounds leave at least twice that.
 
 use candle_core::Device;
 use sketch_rnn::rng::SketchRng;
 use sketch_rnn::sample::prior_latent;
 use sketch_rnn::stroke::{START_TOKEN, Stroke5};
 use sketch_rnn::weights::position_units::{PositionUnits, fold_position_input};
-use sketch_rnn::weights::{ModelFile, magenta, mixture_parity, native, parity_input};
+use sketch_rnn::weights::{
+    ModelFile, encoding_parity, magenta, mixture_parity, native, parity_input,
+};
+
+/// Bound on the largest |Δμ| or |Δσ| between the shipped encoder and its
+/// rewriting that sums the offsets in extra units, on `wandering_input(250)`.
+const ENCODING_FOLD_BOUND: f32 = 4e-3;
+/// The same bound for the exported Magenta JSON read back, whose weights are
+/// rounded to Magenta's int16 grid and clipped to ±10.
+const ENCODING_EXPORT_BOUND: f32 = 1e-2;
 
 fn shipped() -> ModelFile {
     let bytes = std::fs::read(concat!(
@@ -63,6 +74,27 @@ fn a_decoder_that_reads_the_pen_position_predicts_the_same_as_one_that_sums_it()
 }
 
 #[test]
+fn an_encoder_that_reads_the_running_sums_encodes_the_same_as_one_that_sums_them() {
+    let file = shipped();
+    assert!(file.info.hparams.encoder_position_input);
+    let (folded, units) = fold_position_input(&file).unwrap();
+    assert!(units.encoder_per_axis > 0);
+    let hp = &folded.info.hparams;
+    assert!(!hp.encoder_position_input);
+    assert_eq!(
+        hp.enc_size,
+        file.info.hparams.enc_size + 2 * units.encoder_per_axis
+    );
+    let original = file.build(&Device::Cpu).unwrap();
+    let rewritten = folded.build(&Device::Cpu).unwrap();
+    let parity = encoding_parity(&original, &rewritten, &wandering_input(250)[1..])
+        .unwrap()
+        .unwrap();
+    eprintln!("encoding parity {parity:e}");
+    assert!(parity < ENCODING_FOLD_BOUND, "{parity:e}");
+}
+
+#[test]
 fn a_decoder_without_the_position_input_is_left_as_it_is() {
     let (folded, _) = fold_position_input(&shipped()).unwrap();
     let (same, units) = fold_position_input(&folded).unwrap();
@@ -86,4 +118,10 @@ fn the_shipped_model_exports_to_magenta_json_and_predicts_alike() {
     let parity = mixture_parity(&original, &back, z.as_deref(), &wandering_input(250)).unwrap();
     eprintln!("{report:?} {parity:?}");
     assert!(parity.max_param < 2.5e-2, "{parity:?}");
+    assert!(report.encoder_position_units_per_axis > 0);
+    let encoding = encoding_parity(&original, &back, &wandering_input(250)[1..])
+        .unwrap()
+        .unwrap();
+    eprintln!("encoding parity {encoding:e}");
+    assert!(encoding < ENCODING_EXPORT_BOUND, "{encoding:e}");
 }

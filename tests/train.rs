@@ -215,6 +215,10 @@ fn encoder_prefix_changes_what_the_encoder_reads_and_resumes_identically() {
     assert_eq!(r.config.encoder_prefix, 0.5);
     resumed.extend((0..20).map(|_| r.train_step().unwrap().cost));
     assert_eq!(reference, resumed);
+    // The model file records it, so "Finish it" draws from the encoding.
+    assert_eq!(r.model_file().unwrap().info.encoder_prefix, 0.5);
+    let whole = Trainer::new(config(0.0), "t", &data, &Device::Cpu).unwrap();
+    assert_eq!(whole.model_file().unwrap().info.encoder_prefix, 0.0);
 }
 
 #[test]

@@ -35,6 +35,7 @@ fn file(hp: &HParams, seed: u64) -> ModelFile {
         hparams: hp.clone(),
         typical_size_px: None,
         latent_prior: None,
+        encoder_prefix: 0.0,
     };
     ModelFile::from_varmap(info, &vm).unwrap()
 }

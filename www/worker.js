@@ -13,10 +13,11 @@ function latentFor(drawing, noise, seed) {
   return model.sampleLatent(mu, sigma, noise, seed);
 }
 
-/** A latent of a drawing that begins like `drawing` (the decoder's
- * posterior; the drawing's own encoding reads it as finished), for More ideas. */
-function completionLatent(drawing, seed) {
-  return info.conditional ? model.completionLatent(drawing, seed) : undefined;
+/** The latent Finish it and More ideas draw from: one whose finish of
+ * `drawing` goes on, from the drawing's own encoding or the decoder's
+ * posterior, as the model calls for (Session::finishing_latent). */
+function finishingLatent(drawing, temperature, seed) {
+  return info.conditional ? model.finishingLatent(drawing, temperature, seed) : undefined;
 }
 
 function stream(id, drawing, z, prefix, temperature, seed, maxPoints) {
@@ -56,7 +57,7 @@ const handlers = {
   },
   [MSG.FINISH]({ id, drawing, temperature, seed, maxPoints }) {
     // a latent whose finish, streamed below from the same seed, goes on
-    const z = info.conditional ? model.finishingLatent(drawing, temperature, seed) : undefined;
+    const z = finishingLatent(drawing, temperature, seed);
     stream(id, drawing, z, drawing, temperature, seed, maxPoints);
   },
   [MSG.REDRAW]({ id, drawing, temperature, noise, seed, maxPoints }) {
@@ -65,7 +66,7 @@ const handlers = {
     stream(id, drawing, z, [], temperature, seed, maxPoints);
   },
   [MSG.IDEAS]({ id, drawing, temperature, seed, maxPoints, count }) {
-    const z = completionLatent(drawing, seed);
+    const z = finishingLatent(drawing, temperature, seed);
     const drawings = model.alternatives(z, drawing, count, temperature, maxPoints, seed);
     postMessage({ type: MSG.RESULT, id, drawings });
   },

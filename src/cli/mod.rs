@@ -16,6 +16,7 @@ use sketch_rnn::model::{FittedPrior, Mixture, SketchRnn};
 use sketch_rnn::render::{self, Ink};
 use sketch_rnn::rng::SketchRng;
 use sketch_rnn::sample;
+use sketch_rnn::session::FinishFrom;
 use sketch_rnn::shape_distance;
 use sketch_rnn::stroke::{self, Stroke5};
 use sketch_rnn::train::checkpoint;
@@ -475,6 +476,17 @@ fn info(path: &Path) -> Result<()> {
             ),
             None if i.hparams.conditional() => println!("  latent prior: N(0, I)"),
             None => {}
+        }
+        if i.hparams.conditional() {
+            let from = FinishFrom::for_model(i);
+            println!(
+                "  encoder trained on prefixes with probability {}: Finish it draws from {}",
+                i.encoder_prefix,
+                match from {
+                    FinishFrom::Encoding { .. } => "the drawing's own encoding",
+                    FinishFrom::Search(_) => "the decoder's posterior (a search)",
+                }
+            );
         }
         let mut names: Vec<_> = file.tensors.iter().collect();
         names.sort_by_key(|(n, _)| n.as_str());

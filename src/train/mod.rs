@@ -494,6 +494,7 @@ impl Trainer {
             hparams: config.hparams.clone(),
             typical_size_px,
             latent_prior: None,
+            encoder_prefix: config.encoder_prefix,
         };
         let adam = Adam::new(&varmap)?;
         Ok(Trainer {

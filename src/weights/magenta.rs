@@ -260,6 +260,7 @@ pub fn read(bytes: &[u8]) -> Result<ModelFile> {
             hparams,
             typical_size_px: None,
             latent_prior: None,
+            encoder_prefix: 0.0,
         },
         tensors,
     })

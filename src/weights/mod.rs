@@ -37,6 +37,18 @@ pub struct ModelInfo {
     /// [`crate::model::latent_prior`]); `None`: the paper's N(0, I).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub latent_prior: Option<FittedPrior>,
+    /// How often the encoder read only the first strokes of a training
+    /// drawing, in the training run that made these weights (`sketch-rnn
+    /// train --encoder-prefix P`: P, a probability). 0: it only ever read
+    /// whole drawings, as in the paper. Above 0 the encoder has learnt to read
+    /// a half-drawn sketch as the beginning of one, so "Finish it" draws from
+    /// the sketch's own encoding ([`crate::session::FinishFrom::for_model`]).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub encoder_prefix: f32,
+}
+
+fn is_zero(v: &f32) -> bool {
+    *v == 0.0
 }
 
 /// A loaded model file: its description and its tensors named by module path.
