@@ -209,7 +209,10 @@ fn eval_test_split(model: &Path, data: &Path, latent: &str) -> serde_json::Value
 /// fine-tuned at KL weight 0.025 (mean of its steps 5,825–6,300, shipped
 /// 2026-11-29) −0.253 and 0.493. The model shipped since 2026-12-07, trained
 /// from scratch with the pen position as a decoder input (mean of its stage 4's
-/// steps 4,025–4,500): −0.283 and 0.371. A
+/// steps 4,025–4,500): −0.283 and 0.371. The model shipped since that evening
+/// (both position inputs, `--encoder-prefix 0.25`): −0.342 and 0.321; the one
+/// shipped since that night (a sixth stage without dropout or augmentation):
+/// −0.546 and 0.221. A
 /// collapsed posterior (a decoder that ignores z) would give the same figure
 /// twice.
 #[test]
@@ -261,9 +264,13 @@ fn reconstruction_score(model: &Path, data: &Path, extra: &[&str]) -> serde_json
 /// same way that day: 0.673 and 0.516 (over 300 and seeds 1–5: 0.638–0.679).
 /// The model shipped since that evening (both position inputs,
 /// `--encoder-prefix 0.25`), measured the same way that day: 0.698 and 0.498
-/// (over 300 and seeds 1–5: 0.678–0.712). The bound on the own latent, 0.63,
-/// is one the paper-architecture model (0.597 here) fails; the bounds leave at
-/// least 0.04 either side.
+/// (over 300 and seeds 1–5: 0.678–0.712). The model shipped since that night
+/// (a sixth stage without dropout or augmentation): 0.694 and 0.446 (over 300
+/// and seeds 1–5: 0.679–0.710; from the prior over 300, seed 1: 0.469). The
+/// bound on the own latent, 0.63, is one the paper-architecture model (0.597
+/// here) fails and leaves 0.06 below the model now shipped. Decodings from the
+/// prior are at chance; over 150 drawings one seed's figure strays from 0.5 by
+/// a few hundredths (0.446 is 0.054 below), so the bound allows 0.08.
 /// A decoder that ignored its latent, or an encoder that read the wrong
 /// drawing, would score near 0.5 both ways.
 #[test]
@@ -290,8 +297,8 @@ fn shipped_sheep_reconstructions_are_nearer_their_own_inputs_than_prior_decoding
         "pairwise from the own latent {own_p}, expected > 0.63"
     );
     assert!(
-        (prior_p - 0.5).abs() < 0.06,
-        "pairwise from the prior {prior_p}, expected 0.5 ± 0.06"
+        (prior_p - 0.5).abs() < 0.08,
+        "pairwise from the prior {prior_p}, expected 0.5 ± 0.08"
     );
     assert!(
         own_p > prior_p + 0.05,
@@ -312,7 +319,10 @@ fn shipped_sheep_reconstructions_are_nearer_their_own_inputs_than_prior_decoding
 /// against 0.0599 (n 300, τ 0.3, seed 1: 0.0582 against 0.0595). The model
 /// shipped since that evening (both position inputs, `--encoder-prefix 0.25`;
 /// mean variance 0.534), measured the same way that day: seed 1 0.0574 against
-/// 0.0625, seed 2 0.0568 against 0.0627. The bound leaves half the smallest gap.
+/// 0.0625, seed 2 0.0568 against 0.0627; the one shipped since that night (a
+/// sixth stage without dropout or augmentation; mean variance 0.433): seed 1
+/// 0.0577 against 0.0613, seed 2 0.0568 against 0.0641. The bound leaves a
+/// quarter of the smallest gap.
 #[test]
 fn shipped_sheep_new_drawings_from_its_fitted_prior_lie_nearer_human_sheep() {
     let Some(shared) = common::shared_dir() else {
