@@ -19,7 +19,7 @@
 #      quarter of the time (--encoder-prefix 0.25), 3,000 steps, seed 17;
 #   6. as stage 5 without recurrent dropout or data augmentation
 #      (--dropout-keep 1.0 --random-scale 0 --point-drop 0), 4,000 steps, seed 29.
-# About 0.38 s a step here with two threads, alone: 4.6 h in all. Run it alone,
+# About 0.38 s a step here with two threads, alone: 4.7 h in all. Run it alone,
 # in the background (nohup). Then: cp OUT_ROOT/stage-6/mean.safetensors
 # OUT_ROOT/model.safetensors; tools/model-card.sh OUT_ROOT sheep DATA.npz
 # OUT_ROOT/stage-6/metrics.jsonl.
