@@ -120,8 +120,8 @@ fn half_drawn_test_sheep(s: &Session, n: usize) -> Option<Vec<(Vec<Stroke3>, u64
 /// `cargo test --release --test session finish -- --nocapture`): the first
 /// noisy latent adds 39.7 points on average, 4 of 30 under five; Finish it
 /// 51.2 points, none under five (all 282: 11.7% and 0%; stage 5's mean, shipped
-/// before it: 4 of 30 and none). Asserted with a margin of one. It must also keep the first latent
-/// where that one goes on.
+/// before it: 4 of 30 and none). Asserted with a margin of one. It must also
+/// keep the first latent where that one goes on.
 #[test]
 fn finish_it_continues_half_drawn_sheep_instead_of_ending_them() {
     let s = sheep();
@@ -194,8 +194,8 @@ fn finish_it_continues_half_drawn_sheep_instead_of_ending_them() {
 /// none among the first 30, so the test reads the first 100 (measured
 /// 2026-12-07, `cargo test --release --test session finish -- --nocapture`):
 /// 4 and none (8.2% and 0% of all 282). Asserted: none, and at least one
-/// first draw short so that the retry is exercised. It must also keep the first draw
-/// where that one goes on.
+/// first draw short so that the retry is exercised. It must also keep the
+/// first draw where that one goes on.
 #[test]
 fn finish_it_draws_again_when_the_finish_would_end_at_once() {
     let s = sheep();
