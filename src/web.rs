@@ -190,6 +190,35 @@ impl Model {
         to_js(&points)
     }
 
+    /// "Redraw" ([`session::Session::redraw`]): of `candidates` decodings
+    /// (default [`session::REDRAW_CANDIDATES`]) of the noisy latent of
+    /// `drawing_px`, the nearest to it: `{z, seed, candidate, drawing,
+    /// distance}`. `begin(z, [], seed)` then `nextPoints` at `temperature`
+    /// replays `drawing` point for point.
+    pub fn redraw(
+        &self,
+        drawing_px: JsValue,
+        noise: f32,
+        temperature: f32,
+        max_points: usize,
+        candidates: Option<usize>,
+        seed_value: f64,
+    ) -> Result<JsValue, JsError> {
+        let d = drawing(drawing_px, "drawing")?;
+        let r = self
+            .session
+            .redraw(
+                &d,
+                noise,
+                temperature,
+                max_points,
+                candidates.unwrap_or(session::REDRAW_CANDIDATES),
+                seed(seed_value)?,
+            )
+            .map_err(js_error)?;
+        to_js(&r)
+    }
+
     /// `n` endings of `prefix_px`, each at most `max_points`.
     pub fn alternatives(
         &self,

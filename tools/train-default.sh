@@ -18,8 +18,8 @@
 #   5. as stage 4, the encoder reading only the beginning of a drawing a
 #      quarter of the time (--encoder-prefix 0.25), 3,000 steps, seed 17;
 #   6. as stage 5 without recurrent dropout or data augmentation
-#      (--dropout-keep 1.0 --random-scale 0 --point-drop 0), 4,000 steps, seed 29.
-# About 0.38 s a step here with two threads, alone: 4.7 h in all. Run it alone,
+#      (--dropout-keep 1.0 --random-scale 0 --point-drop 0), 10,000 steps, seed 29.
+# About 0.38 s a step here with two threads, alone: 5.3 h in all. Run it alone,
 # in the background (nohup). Then: cp OUT_ROOT/stage-6/mean.safetensors
 # OUT_ROOT/model.safetensors; tools/model-card.sh OUT_ROOT sheep DATA.npz
 # OUT_ROOT/stage-6/metrics.jsonl.
@@ -40,7 +40,7 @@ stage_args() {
     3) echo "${finetune[@]}" --kl-weight 0.05 --kl-weight-start 0.05 --steps 6000 --keep-snapshots 20 --seed 11 ;;
     4) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 4500 --keep-snapshots 20 --seed 13 ;;
     5) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 3000 --keep-snapshots 20 --seed 17 --encoder-prefix 0.25 ;;
-    6) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 4000 --keep-snapshots 20 --seed 29 --encoder-prefix 0.25 --dropout-keep 1.0 --random-scale 0 --point-drop 0 ;;
+    6) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 10000 --keep-snapshots 20 --seed 29 --encoder-prefix 0.25 --dropout-keep 1.0 --random-scale 0 --point-drop 0 ;;
     *) echo "no stage $1" >&2; exit 2 ;;
   esac
 }

@@ -6,6 +6,7 @@
 //   LOAD    {id, bytes: ArrayBuffer, label}                  load a model file
 //   FINISH  {id, drawing, temperature, seed, maxPoints}        continue the drawing
 //   REDRAW  {id, drawing, temperature, noise, seed, maxPoints} decode from the latent alone
+//           (the nearest to the drawing of several decodings, Session::redraw)
 //   IDEAS   {id, drawing, temperature, seed, maxPoints, count}
 //   MORPH   {id, drawing, temperature, seed, maxPoints, steps}
 // worker -> page

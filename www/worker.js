@@ -7,12 +7,6 @@ let model = null;
 let info = null;
 const ready = init();
 
-function latentFor(drawing, noise, seed) {
-  if (!info.conditional) return undefined;
-  const { mu, sigma } = model.encode(drawing);
-  return model.sampleLatent(mu, sigma, noise, seed);
-}
-
 /** The latent Finish it and More ideas draw from: one whose finish of
  * `drawing` goes on, from the drawing's own encoding or the decoder's
  * posterior, as the model calls for (Session::finishing_latent). */
@@ -62,8 +56,10 @@ const handlers = {
   },
   [MSG.REDRAW]({ id, drawing, temperature, noise, seed, maxPoints }) {
     if (!info.conditional) throw new Error('Redraw needs a VAE model (this one is decoder-only): pick a .vae model');
-    const z = latentFor(drawing, noise, seed);
-    stream(id, drawing, z, [], temperature, seed, maxPoints);
+    // the nearest to the drawing of several decodings of its noisy latent
+    // (Session::redraw), streamed again from its own point seed
+    const kept = model.redraw(drawing, noise, temperature, maxPoints, undefined, seed);
+    stream(id, drawing, new Float32Array(kept.z), [], temperature, kept.seed, maxPoints);
   },
   [MSG.IDEAS]({ id, drawing, temperature, seed, maxPoints, count }) {
     const z = finishingLatent(drawing, temperature, seed);

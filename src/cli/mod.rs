@@ -16,7 +16,7 @@ use sketch_rnn::model::{FittedPrior, Mixture, SketchRnn};
 use sketch_rnn::render::{self, Ink};
 use sketch_rnn::rng::SketchRng;
 use sketch_rnn::sample;
-use sketch_rnn::session::FinishFrom;
+use sketch_rnn::session::{FinishFrom, Session};
 use sketch_rnn::shape_distance;
 use sketch_rnn::stroke::{self, Stroke5};
 use sketch_rnn::train::checkpoint;
@@ -101,6 +101,11 @@ enum Command {
         /// With --from-prior: draw from N(0, I) even if the model has a fitted prior.
         #[arg(long, requires = "from_prior")]
         standard_prior: bool,
+        /// Decode each latent this many times and keep the decoding nearest its
+        /// input, as the app's Redraw does (`Session::redraw`; drawing k from
+        /// seed SEED + k). 1: a single decoding.
+        #[arg(long, default_value_t = 1, conflicts_with = "from_prior")]
+        candidates: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// Output path without extension; writes PREFIX.svg and PREFIX.png.
@@ -239,6 +244,7 @@ fn run(cli: Cli) -> Result<()> {
             noise,
             from_prior,
             standard_prior,
+            candidates,
             seed,
             out,
             score,
@@ -251,6 +257,7 @@ fn run(cli: Cli) -> Result<()> {
             noise,
             from_prior,
             standard_prior,
+            candidates,
             seed,
             out: out.as_deref(),
             score,
@@ -711,6 +718,7 @@ struct ReconstructArgs<'a> {
     noise: f32,
     from_prior: bool,
     standard_prior: bool,
+    candidates: usize,
     seed: u64,
     out: Option<&'a Path>,
     score: bool,
@@ -724,6 +732,7 @@ struct ReconstructScore<'a> {
     latent: &'a str,
     temperature: f32,
     noise: f32,
+    candidates: usize,
     seed: u64,
     layout_points: usize,
     #[serde(flatten)]
@@ -731,6 +740,9 @@ struct ReconstructScore<'a> {
 }
 
 fn reconstruct(a: &ReconstructArgs) -> Result<()> {
+    if a.candidates == 0 {
+        bail!("--candidates must be at least 1 (one decoding of each latent), found 0");
+    }
     let (file, model) = load_model(a.model_path)?;
     if !model.hparams.conditional() {
         bail!(
@@ -746,33 +758,28 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
         .take(a.n)
         .cloned()
         .collect();
-    let mut rng = SketchRng::new(a.seed);
-    let mut recon = Vec::with_capacity(originals.len());
-    for (k, d) in originals.iter().enumerate() {
-        let z = if a.from_prior {
-            let fitted = file
-                .info
-                .latent_prior
-                .as_ref()
-                .filter(|_| !a.standard_prior);
-            sample::new_drawing_latent(model.hparams.z_size, fitted, &mut rng).unwrap_or_default()
-        } else {
-            let rows = stroke::stroke3_to_stroke5(&stroke::normalise(d, file.info.scale_factor));
-            let (mu, sigma) = model.encode(&rows[..rows.len() - 1])?;
-            sample::noisy_latent(&mu, &sigma, a.noise, &mut rng)?
-        };
-        let drawn = sample::generate(
-            &model,
-            Some(&z),
-            a.temperature,
-            file.info.max_seq_len,
-            a.seed.wrapping_add(k as u64),
-        )?;
-        recon.push(stroke::denormalise(
-            &stroke::stroke5_to_stroke3(&drawn),
-            file.info.scale_factor,
-        ));
-    }
+    let recon = if a.candidates > 1 {
+        // the app's Redraw: the nearest of several decodings of each latent
+        let session = Session::from_model(model, file.info.clone())?;
+        let mut recon = Vec::with_capacity(originals.len());
+        for (k, d) in originals.iter().enumerate() {
+            let seed = a.seed.wrapping_add(k as u64);
+            let kept = session
+                .redraw(
+                    d,
+                    a.noise,
+                    a.temperature,
+                    file.info.max_seq_len,
+                    a.candidates,
+                    seed,
+                )
+                .map_err(|e| e.in_file(name(a.data)))?;
+            recon.push(kept.drawing);
+        }
+        recon
+    } else {
+        single_decodings(a, &file, &model, &originals)?
+    };
     if let Some(out) = a.out {
         let mut cells: Vec<Vec<Ink>> = Vec::new();
         for (o, r) in originals.iter().zip(&recon) {
@@ -813,6 +820,7 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
             latent: if a.from_prior { "prior" } else { "posterior" },
             temperature: a.temperature,
             noise: a.noise,
+            candidates: a.candidates,
             seed: a.seed,
             layout_points: shape_distance::LAYOUT_POINTS,
             retrieval,
@@ -820,4 +828,42 @@ fn reconstruct(a: &ReconstructArgs) -> Result<()> {
         println!("{}", serde_json::to_string(&line)?);
     }
     Ok(())
+}
+
+/// One decoding of each drawing's noisy latent (or, with `--from-prior`, of a
+/// prior draw), drawing k from point seed SEED + k; stroke-3, model pixels.
+fn single_decodings(
+    a: &ReconstructArgs,
+    file: &ModelFile,
+    model: &SketchRnn,
+    originals: &[Vec<stroke::Stroke3>],
+) -> Result<Vec<Vec<stroke::Stroke3>>> {
+    let mut rng = SketchRng::new(a.seed);
+    let mut recon = Vec::with_capacity(originals.len());
+    for (k, d) in originals.iter().enumerate() {
+        let z = if a.from_prior {
+            let fitted = file
+                .info
+                .latent_prior
+                .as_ref()
+                .filter(|_| !a.standard_prior);
+            sample::new_drawing_latent(model.hparams.z_size, fitted, &mut rng).unwrap_or_default()
+        } else {
+            let rows = stroke::stroke3_to_stroke5(&stroke::normalise(d, file.info.scale_factor));
+            let (mu, sigma) = model.encode(&rows[..rows.len() - 1])?;
+            sample::noisy_latent(&mu, &sigma, a.noise, &mut rng)?
+        };
+        let drawn = sample::generate(
+            model,
+            Some(&z),
+            a.temperature,
+            file.info.max_seq_len,
+            a.seed.wrapping_add(k as u64),
+        )?;
+        recon.push(stroke::denormalise(
+            &stroke::stroke5_to_stroke3(&drawn),
+            file.info.scale_factor,
+        ));
+    }
+    Ok(recon)
 }
