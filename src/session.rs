@@ -592,30 +592,37 @@ impl Session {
         let latent = self.encode(drawing)?;
         let z = self.sample_latent(&latent, noise, seed)?;
         let target = layout_points(drawing, LAYOUT_POINTS);
-        let mut best: Option<Redraw> = None;
-        for candidate in 0..candidates {
-            // wraps within 0..=MAX_SEED, so the seed is always one begin() takes
-            let point_seed = (seed + candidate as u64) % (MAX_SEED + 1);
-            let rows =
-                sample::generate(self.engine(), Some(&z), temperature, max_points, point_seed)?;
+        // wraps within 0..=MAX_SEED, so the seed is always one begin() takes
+        let point_seed = |candidate: usize| (seed + candidate as u64) % (MAX_SEED + 1);
+        let decode = |candidate: usize| -> Result<(Vec<Stroke3>, f64)> {
+            let rows = sample::generate(
+                self.engine(),
+                Some(&z),
+                temperature,
+                max_points,
+                point_seed(candidate),
+            )?;
             let drawn = denormalise(
                 &crate::stroke::stroke5_to_stroke3(&rows),
                 self.info.scale_factor,
             );
             let distance = chamfer(&layout_points(&drawn, LAYOUT_POINTS), &target);
-            if best.as_ref().is_none_or(|b| distance < b.distance) {
-                best = Some(Redraw {
-                    z: z.clone(),
-                    seed: point_seed,
-                    candidate,
-                    drawing: drawn,
-                    distance,
-                });
+            Ok((drawn, distance))
+        };
+        let (mut kept, (mut kept_drawing, mut kept_distance)) = (0, decode(0)?);
+        for candidate in 1..candidates {
+            let (drawn, distance) = decode(candidate)?;
+            if distance < kept_distance {
+                (kept, kept_drawing, kept_distance) = (candidate, drawn, distance);
             }
         }
-        // candidates >= 1, so the first decoding set `best` (an infinite
-        // distance, for an empty decoding, still compares with none)
-        best.ok_or_else(|| Error::invalid_argument("candidates", "must be at least 1"))
+        Ok(Redraw {
+            seed: point_seed(kept),
+            z,
+            candidate: kept,
+            drawing: kept_drawing,
+            distance: kept_distance,
+        })
     }
 
     /// `n` different endings of `prefix` (model pixels), each at most `max_points`.

@@ -41,6 +41,15 @@ function generate(z, temperature, seed, maxPoints) {
   }
 }
 
+/** Posts an already drawn `points` as the POINTS chunks stream() sends. */
+function sendPoints(id, points) {
+  for (let sent = 0; sent < points.length; sent += POINTS_PER_MESSAGE) {
+    const chunk = points.slice(sent, sent + POINTS_PER_MESSAGE);
+    postMessage({ type: MSG.POINTS, id, points: chunk, done: sent + chunk.length >= points.length });
+  }
+  if (points.length === 0) postMessage({ type: MSG.POINTS, id, points: [], done: true });
+}
+
 const handlers = {
   [MSG.LOAD]({ id, bytes }) {
     const next = new Model(new Uint8Array(bytes));
@@ -57,9 +66,9 @@ const handlers = {
   [MSG.REDRAW]({ id, drawing, temperature, noise, seed, maxPoints }) {
     if (!info.conditional) throw new Error('Redraw needs a VAE model (this one is decoder-only): pick a .vae model');
     // the nearest to the drawing of several decodings of its noisy latent
-    // (Session::redraw), streamed again from its own point seed
+    // (Session::redraw): already drawn, so sent in chunks, not decoded again
     const kept = model.redraw(drawing, noise, temperature, maxPoints, undefined, seed);
-    stream(id, drawing, new Float32Array(kept.z), [], temperature, kept.seed, maxPoints);
+    sendPoints(id, kept.drawing);
   },
   [MSG.IDEAS]({ id, drawing, temperature, seed, maxPoints, count }) {
     const z = finishingLatent(drawing, temperature, seed);
