@@ -232,6 +232,58 @@ fn encoder_prefix_must_be_a_probability() {
     }
 }
 
+/// `encoder_simplify_px`: the encoder reads simplified copies, so the same
+/// batch gives another L_KL (no recurrent dropout: only the encoder's input
+/// differs); a run with it still learns, and a checkpoint keeps the setting
+/// and continues identically.
+#[test]
+fn encoder_simplify_changes_what_the_encoder_reads_and_resumes_identically() {
+    let (data, _) = drawings();
+    let config = |px: f32| {
+        let mut c = tiny(CellKind::Lstm);
+        c.hparams.recurrent_dropout_keep = 1.0;
+        c.encoder_simplify_px = px;
+        c
+    };
+    let first_step = |px: f32| {
+        let mut tr = Trainer::new(config(px), "t", &data, &Device::Cpu).unwrap();
+        tr.train_step().unwrap().losses
+    };
+    let (dense, sparse) = (first_step(0.0), first_step(40.0));
+    assert!(
+        // tiny at initialisation, so compared relatively
+        (dense.kl - sparse.kl).abs() > 5e-3 * dense.kl,
+        "L_KL {} vs {}",
+        dense.kl,
+        sparse.kl
+    );
+    let mut a = Trainer::new(config(20.0), "t", &data, &Device::Cpu).unwrap();
+    let valid = a.dataset(&data[..64]).unwrap();
+    let before = a.evaluate(&valid).unwrap().reconstruction();
+    let reference: Vec<f64> = (0..40).map(|_| a.train_step().unwrap().cost).collect();
+    let after = a.evaluate(&valid).unwrap().reconstruction();
+    assert!(after < before - 0.1, "validation L_R {before} -> {after}");
+    let mut b = Trainer::new(config(20.0), "t", &data, &Device::Cpu).unwrap();
+    let mut resumed: Vec<f64> = (0..20).map(|_| b.train_step().unwrap().cost).collect();
+    let bytes = checkpoint::save(&b).unwrap();
+    drop(b);
+    let mut r = checkpoint::load(&bytes, &data, &Device::Cpu).unwrap();
+    assert_eq!(r.config.encoder_simplify_px, 20.0);
+    resumed.extend((0..20).map(|_| r.train_step().unwrap().cost));
+    assert_eq!(reference, resumed);
+}
+
+#[test]
+fn encoder_simplify_must_be_a_tolerance() {
+    let (data, _) = drawings();
+    for px in [-1.0, f32::INFINITY, f32::NAN] {
+        let mut c = tiny(CellKind::Lstm);
+        c.encoder_simplify_px = px;
+        let e = Trainer::new(c, "t", &data, &Device::Cpu).err().unwrap();
+        assert!(e.to_string().contains("encoder_simplify_px"), "{e}");
+    }
+}
+
 #[test]
 fn scheduled_sampling_must_be_a_probability() {
     let (data, _) = drawings();

@@ -145,6 +145,12 @@ pub struct TrainArgs {
     /// (0: whole drawings, as in the paper).
     #[arg(long, value_name = "P")]
     encoder_prefix: Option<f32>,
+    /// The encoder reads each training drawing simplified again with RDP at a
+    /// tolerance drawn from [0, PX] pixels while the decoder reconstructs all
+    /// of it, so that sparse drawings (few points, long segments) encode like
+    /// dense ones of the same shape (0: the drawing as it is, as in the paper).
+    #[arg(long, value_name = "PX")]
+    encoder_simplify: Option<f32>,
 }
 
 #[derive(Args)]
@@ -238,6 +244,7 @@ fn config_of(a: &TrainArgs, base: Option<&ModelFile>) -> Result<TrainConfig> {
     set!(c.point_drop, a.point_drop);
     set!(c.scheduled_sampling, a.scheduled_sampling);
     set!(c.encoder_prefix, a.encoder_prefix);
+    set!(c.encoder_simplify_px, a.encoder_simplify);
     set!(
         c.scheduled_sampling_temperature,
         a.scheduled_sampling_temperature

@@ -19,6 +19,7 @@
 pub mod adam;
 pub mod checkpoint;
 pub mod encoder_prefix;
+pub mod encoder_simplify;
 pub mod scheduled_sampling;
 pub mod widen;
 
@@ -90,6 +91,11 @@ pub struct TrainConfig {
     /// ([`encoder_prefix`]; 0: whole drawings, as in the paper).
     #[serde(default)]
     pub encoder_prefix: f32,
+    /// Largest RDP tolerance, in the data's pixels, at which the encoder reads
+    /// each training drawing simplified again while the decoder reconstructs
+    /// all of it ([`encoder_simplify`]; 0: the drawing as it is, as in the paper).
+    #[serde(default)]
+    pub encoder_simplify_px: f32,
     pub seed: u64,
     /// What the run's weights started from: `None` for the seeded
     /// initialisation, else a description of the model it fine-tunes
@@ -146,6 +152,7 @@ impl TrainConfig {
             scheduled_sampling_temperature: unit_temperature(),
             scheduled_sampling_correct_drift: false,
             encoder_prefix: 0.0,
+            encoder_simplify_px: 0.0,
             seed: 1,
             init_from: None,
         }
@@ -193,6 +200,15 @@ impl TrainConfig {
         }
         check_probability("scheduled_sampling", self.scheduled_sampling)?;
         check_probability("encoder_prefix", self.encoder_prefix)?;
+        if !(self.encoder_simplify_px.is_finite() && self.encoder_simplify_px >= 0.0) {
+            return Err(Error::invalid_argument(
+                "encoder_simplify_px",
+                format!(
+                    "must be a tolerance >= 0 pixels, found {}",
+                    self.encoder_simplify_px
+                ),
+            ));
+        }
         crate::sample::check_temperature(self.scheduled_sampling_temperature)?;
         if self.scheduled_sampling_correct_drift && self.scheduled_sampling == 0.0 {
             return Err(Error::invalid_argument(
@@ -277,10 +293,13 @@ pub struct Trainer {
 
 /// `L_s, L_p` and KL (scalar tensors) of a batch.
 /// `mixed` (scheduled sampling) replaces what the decoder reads and predicts;
-/// without it both are `strokes`. The encoder always reads `strokes`, their
-/// first `encoder_lengths` rows where given ([`encoder_prefix`]).
+/// without it both are `strokes`. The encoder reads `encoder_strokes` (the
+/// same layout; `strokes` itself, or a simplified copy, [`encoder_simplify`]),
+/// their first `encoder_lengths` rows where given ([`encoder_prefix`]).
+#[allow(clippy::too_many_arguments)]
 fn batch_losses(
     model: &SketchRnn,
+    encoder_strokes: &[f32],
     strokes: &[f32],
     mixed: Option<&scheduled_sampling::MixedBatch>,
     lengths: &[usize],
@@ -292,8 +311,14 @@ fn batch_losses(
         Some(m) => (m.inputs.as_slice(), m.targets.as_slice()),
         None => (strokes, strokes),
     };
-    let out =
-        model.forward_with_inputs(strokes, inputs, lengths, encoder_lengths, latent, dropout)?;
+    let out = model.forward_with_inputs(
+        encoder_strokes,
+        inputs,
+        lengths,
+        encoder_lengths,
+        latent,
+        dropout,
+    )?;
     let target = model.targets(targets, lengths.len())?;
     let (ls, lp) = reconstruction_loss(&out.logits, &target, model.hparams.num_mixtures)?;
     let kl = match (&out.mu, &out.presig) {
@@ -383,8 +408,9 @@ pub fn evaluate_with_latent(
             (EvalLatent::Prior, Some(e)) => LatentInput::Given(e),
             (_, e) => LatentInput::Posterior(e),
         };
-        let (bls, blp, bkl) =
-            batch_losses(model, &b.strokes, None, &b.lengths, None, latent, None)?;
+        let (bls, blp, bkl) = batch_losses(
+            model, &b.strokes, &b.strokes, None, &b.lengths, None, latent, None,
+        )?;
         let w = idx.len() as f64;
         ls += scalar(&bls)? * w;
         lp += scalar(&blp)? * w;
@@ -529,9 +555,24 @@ impl Trainer {
             point_drop: c.point_drop,
         };
         let batch = self.train.batch(idx, Some((&aug, &mut self.rng)))?;
+        // draws from the RNG only when on, so other runs keep their sequence
+        let simplified = (c.encoder_simplify_px > 0.0).then(|| {
+            encoder_simplify::simplified_batch(
+                &batch.strokes,
+                &batch.lengths,
+                batch.max_seq_len,
+                c.encoder_simplify_px / self.train.scale_factor(),
+                &mut self.rng,
+            )
+        });
+        let simplified = simplified.transpose()?;
+        let (encoder_strokes, encoder_whole) = match &simplified {
+            Some(e) => (e.strokes.as_slice(), e.lengths.as_slice()),
+            None => (batch.strokes.as_slice(), batch.lengths.as_slice()),
+        };
         let encoder_lengths = encoder_prefix::encoder_lengths(
-            &batch.strokes,
-            &batch.lengths,
+            encoder_strokes,
+            encoder_whole,
             batch.max_seq_len,
             c.encoder_prefix,
             &mut self.rng,
@@ -546,7 +587,7 @@ impl Trainer {
         let mixed = if c.scheduled_sampling > 0.0 {
             // Pass 1 of scheduled sampling: what the model would draw, teacher-forced.
             let out = self.model.forward_with_inputs(
-                &batch.strokes,
+                encoder_strokes,
                 &batch.strokes,
                 &batch.lengths,
                 Some(&encoder_lengths),
@@ -577,6 +618,7 @@ impl Trainer {
         let dropout = if keep < 1.0 { Some(&mut dropout) } else { None };
         let (ls, lp, kl) = batch_losses(
             &self.model,
+            encoder_strokes,
             &batch.strokes,
             mixed.as_ref(),
             &batch.lengths,
