@@ -176,48 +176,64 @@ fn scheduled_sampling_drift_correction_changes_the_targets_and_is_checkpointed()
     assert!(r.config.scheduled_sampling_correct_drift);
 }
 
-/// `encoder_prefix`: the encoder reads the beginnings of drawings, so the
-/// same batch gives another L_KL (no recurrent dropout: only the encoder's
-/// input differs); a run with it still learns, and a checkpoint keeps the
-/// setting and continues the run identically.
-#[test]
-fn encoder_prefix_changes_what_the_encoder_reads_and_resumes_identically() {
+/// For an option that changes only what the encoder reads (`set` turns it to
+/// a value): at `strong` the same first batch gives another L_KL than at
+/// `off` (no recurrent dropout, so only the encoder's input differs); a run
+/// at `mid` still learns, and its checkpoint keeps the setting (`get`) and
+/// continues the run identically. Returns the resumed trainer.
+fn encoder_option_learns_and_resumes(
+    set: impl Fn(&mut TrainConfig, f32),
+    get: impl Fn(&TrainConfig) -> f32,
+    [off, mid, strong]: [f32; 3],
+) -> Trainer {
     let (data, _) = drawings();
-    let config = |p: f32| {
+    let config = |v: f32| {
         let mut c = tiny(CellKind::Lstm);
         c.hparams.recurrent_dropout_keep = 1.0;
-        c.encoder_prefix = p;
+        set(&mut c, v);
         c
     };
-    let first_step = |p: f32| {
-        let mut tr = Trainer::new(config(p), "t", &data, &Device::Cpu).unwrap();
+    let first_step = |v: f32| {
+        let mut tr = Trainer::new(config(v), "t", &data, &Device::Cpu).unwrap();
         tr.train_step().unwrap().losses
     };
-    let (whole, prefixes) = (first_step(0.0), first_step(1.0));
+    let (plain, changed) = (first_step(off), first_step(strong));
     assert!(
         // tiny at initialisation (about 3e-6), so compared relatively
-        (whole.kl - prefixes.kl).abs() > 5e-3 * whole.kl,
+        (plain.kl - changed.kl).abs() > 5e-3 * plain.kl,
         "L_KL {} vs {}",
-        whole.kl,
-        prefixes.kl
+        plain.kl,
+        changed.kl
     );
-    let mut a = Trainer::new(config(0.5), "t", &data, &Device::Cpu).unwrap();
+    let mut a = Trainer::new(config(mid), "t", &data, &Device::Cpu).unwrap();
     let valid = a.dataset(&data[..64]).unwrap();
     let before = a.evaluate(&valid).unwrap().reconstruction();
     let reference: Vec<f64> = (0..40).map(|_| a.train_step().unwrap().cost).collect();
     let after = a.evaluate(&valid).unwrap().reconstruction();
     assert!(after < before - 0.1, "validation L_R {before} -> {after}");
-    let mut b = Trainer::new(config(0.5), "t", &data, &Device::Cpu).unwrap();
+    let mut b = Trainer::new(config(mid), "t", &data, &Device::Cpu).unwrap();
     let mut resumed: Vec<f64> = (0..20).map(|_| b.train_step().unwrap().cost).collect();
     let bytes = checkpoint::save(&b).unwrap();
     drop(b);
     let mut r = checkpoint::load(&bytes, &data, &Device::Cpu).unwrap();
-    assert_eq!(r.config.encoder_prefix, 0.5);
+    assert_eq!(get(&r.config), mid);
     resumed.extend((0..20).map(|_| r.train_step().unwrap().cost));
     assert_eq!(reference, resumed);
+    r
+}
+
+/// `encoder_prefix`: the encoder reads the beginnings of drawings.
+#[test]
+fn encoder_prefix_changes_what_the_encoder_reads_and_resumes_identically() {
+    let r = encoder_option_learns_and_resumes(
+        |c, p| c.encoder_prefix = p,
+        |c| c.encoder_prefix,
+        [0.0, 0.5, 1.0],
+    );
     // The model file records it, so "Finish it" draws from the encoding.
     assert_eq!(r.model_file().unwrap().info.encoder_prefix, 0.5);
-    let whole = Trainer::new(config(0.0), "t", &data, &Device::Cpu).unwrap();
+    let (data, _) = drawings();
+    let whole = Trainer::new(tiny(CellKind::Lstm), "t", &data, &Device::Cpu).unwrap();
     assert_eq!(whole.model_file().unwrap().info.encoder_prefix, 0.0);
 }
 
@@ -232,45 +248,15 @@ fn encoder_prefix_must_be_a_probability() {
     }
 }
 
-/// `encoder_simplify_px`: the encoder reads simplified copies, so the same
-/// batch gives another L_KL (no recurrent dropout: only the encoder's input
-/// differs); a run with it still learns, and a checkpoint keeps the setting
-/// and continues identically.
+/// `encoder_simplify_px`: the encoder reads copies simplified with RDP at up
+/// to that many pixels.
 #[test]
 fn encoder_simplify_changes_what_the_encoder_reads_and_resumes_identically() {
-    let (data, _) = drawings();
-    let config = |px: f32| {
-        let mut c = tiny(CellKind::Lstm);
-        c.hparams.recurrent_dropout_keep = 1.0;
-        c.encoder_simplify_px = px;
-        c
-    };
-    let first_step = |px: f32| {
-        let mut tr = Trainer::new(config(px), "t", &data, &Device::Cpu).unwrap();
-        tr.train_step().unwrap().losses
-    };
-    let (dense, sparse) = (first_step(0.0), first_step(40.0));
-    assert!(
-        // tiny at initialisation, so compared relatively
-        (dense.kl - sparse.kl).abs() > 5e-3 * dense.kl,
-        "L_KL {} vs {}",
-        dense.kl,
-        sparse.kl
+    encoder_option_learns_and_resumes(
+        |c, px| c.encoder_simplify_px = px,
+        |c| c.encoder_simplify_px,
+        [0.0, 20.0, 40.0],
     );
-    let mut a = Trainer::new(config(20.0), "t", &data, &Device::Cpu).unwrap();
-    let valid = a.dataset(&data[..64]).unwrap();
-    let before = a.evaluate(&valid).unwrap().reconstruction();
-    let reference: Vec<f64> = (0..40).map(|_| a.train_step().unwrap().cost).collect();
-    let after = a.evaluate(&valid).unwrap().reconstruction();
-    assert!(after < before - 0.1, "validation L_R {before} -> {after}");
-    let mut b = Trainer::new(config(20.0), "t", &data, &Device::Cpu).unwrap();
-    let mut resumed: Vec<f64> = (0..20).map(|_| b.train_step().unwrap().cost).collect();
-    let bytes = checkpoint::save(&b).unwrap();
-    drop(b);
-    let mut r = checkpoint::load(&bytes, &data, &Device::Cpu).unwrap();
-    assert_eq!(r.config.encoder_simplify_px, 20.0);
-    resumed.extend((0..20).map(|_| r.train_step().unwrap().cost));
-    assert_eq!(reference, resumed);
 }
 
 #[test]
