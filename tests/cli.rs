@@ -193,6 +193,25 @@ fn info_on_aaron_sheep() {
     assert!(out.contains("train:   7400 drawings"), "{out}");
 }
 
+/// `sketch-rnn info M | head -1` panicked ("failed printing to stdout:
+/// Broken pipe") when the reader closed the pipe before `info` had printed.
+#[test]
+fn output_to_a_closed_pipe_does_not_panic() {
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/sheep.safetensors");
+    let mut child = bin()
+        .arg("info")
+        .arg(&model)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // close the reading end at once, while the model is still loading
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 fn eval_test_split(model: &Path, data: &Path, latent: &str) -> serde_json::Value {
     common::eval_json(model, data, &["--split", "test", "--latent", latent])
 }

@@ -207,6 +207,7 @@ enum Command {
 }
 
 pub fn main() -> ExitCode {
+    quit_quietly_on_closed_pipe();
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -214,6 +215,19 @@ pub fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Rust ignores SIGPIPE, so `println!` to a pipe whose reader has gone
+/// (`sketch-rnn info M | head`) panics with "failed printing to stdout".
+/// Restores the default action, as Unix tools behave: the process ends
+/// quietly when nobody reads its output any more.
+fn quit_quietly_on_closed_pipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: sets the disposition of one signal to its default, before any
+    // thread is started.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
