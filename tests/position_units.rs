@@ -4,19 +4,20 @@
 //! predicts what the original does; that is how such a model exports to
 //! Magenta's JSON.
 //!
-//! Measured 2026-12-07 (late night) on the shipped sheep model (stage 6 run to
-//! 10,000 steps), which has both
+//! Measured 2026-12-08 on the shipped sheep model (stage 6 run to 10,000
+//! steps, then a stage 7 with the encoder reading simplified drawings), which has both
 //! inputs (`cargo test --release --test position_units -- --nocapture`, latent
 //! from N(0, I) with seed 1, the wandering input below, 250 rows that end 30
 //! units from the start): the rewritten decoder's mixture parameters within
-//! 9.7e-4 of the original's, the rewritten encoder's μ and σ within 1.2e-3;
-//! the exported JSON, read back, within 2.2e-2 and 3.0e-3 (one of the model's
+//! 9.8e-4 of the original's, the rewritten encoder's μ and σ within 1.4e-3;
+//! the exported JSON, read back, within 3.7e-2 and 2.0e-3 (one of the model's
 //! weights lies beyond Magenta's ±10 and is clipped, and the rest are rounded
 //! to its int16 grid). Each sharper model has felt the rounding more: stage 6
-//! stopped at 4,000 steps, shipped before it, 1.5e-2 and 2.5e-3; stage 5's mean 6.1e-3 and
+//! run to 10,000 steps, shipped before it, 2.2e-2 and 3.0e-3; stopped at
+//! 4,000 steps 1.5e-2 and 2.5e-3; stage 5's mean 6.1e-3 and
 //! 3.1e-3; the decoder-position model 1.9e-3 and 1.2e-2 (two weights clipped).
-//! The bounds leave at least 1.8 times the figures of the model now shipped
-//! (the export bound was 2.5e-2 until then).
+//! The bounds leave at least 1.7 times the figures of the model now shipped
+//! (the export bound was 2.5e-2, then 4e-2).
 
 use candle_core::Device;
 use sketch_rnn::rng::SketchRng;
@@ -121,7 +122,7 @@ fn the_shipped_model_exports_to_magenta_json_and_predicts_alike() {
     let z = prior_latent(original.hparams.z_size, &mut SketchRng::new(1));
     let parity = mixture_parity(&original, &back, z.as_deref(), &wandering_input(250)).unwrap();
     eprintln!("{report:?} {parity:?}");
-    assert!(parity.max_param < 4e-2, "{parity:?}");
+    assert!(parity.max_param < 6.5e-2, "{parity:?}");
     assert!(report.encoder_position_units_per_axis > 0);
     let encoding = encoding_parity(&original, &back, &wandering_input(250)[1..])
         .unwrap()

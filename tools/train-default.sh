@@ -18,16 +18,18 @@
 #   5. as stage 4, the encoder reading only the beginning of a drawing a
 #      quarter of the time (--encoder-prefix 0.25), 3,000 steps, seed 17;
 #   6. as stage 5 without recurrent dropout or data augmentation
-#      (--dropout-keep 1.0 --random-scale 0 --point-drop 0), 10,000 steps, seed 29.
-# About 0.38 s a step here with two threads, alone: 5.3 h in all. Run it alone,
-# in the background (nohup). Then: cp OUT_ROOT/stage-6/mean.safetensors
+#      (--dropout-keep 1.0 --random-scale 0 --point-drop 0), 10,000 steps, seed 29;
+#   7. as stage 6, the encoder reading each drawing simplified again with RDP
+#      at up to 12 px (--encoder-simplify 12), 6,000 steps, seed 31.
+# About 0.38 s a step here (median) with two threads, alone, stage 7's RDP
+# included: 6.0 h in all. Run it alone, in the background (nohup). Then: cp OUT_ROOT/stage-7/mean.safetensors
 # OUT_ROOT/model.safetensors; tools/model-card.sh OUT_ROOT sheep DATA.npz
-# OUT_ROOT/stage-6/metrics.jsonl.
+# OUT_ROOT/stage-7/metrics.jsonl.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: tools/train-default.sh DATA.npz OUT_ROOT [LAST_STAGE]" >&2; exit 2; }
-data=$1 root=$2 last=${3:-6}
-case $last in 1|2|3|4|5|6) ;; *) echo "LAST_STAGE must be 1 to 6, found $last" >&2; exit 2 ;; esac
+data=$1 root=$2 last=${3:-7}
+case $last in 1|2|3|4|5|6|7) ;; *) echo "LAST_STAGE must be 1 to 7, found $last" >&2; exit 2 ;; esac
 bin=target/release/sketch-rnn
 cargo build --release --quiet --bin sketch-rnn
 common=(--data "$data" --position-input --encoder-position-input --threads 2
@@ -41,6 +43,7 @@ stage_args() {
     4) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 4500 --keep-snapshots 20 --seed 13 ;;
     5) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 3000 --keep-snapshots 20 --seed 17 --encoder-prefix 0.25 ;;
     6) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 10000 --keep-snapshots 20 --seed 29 --encoder-prefix 0.25 --dropout-keep 1.0 --random-scale 0 --point-drop 0 ;;
+    7) echo "${finetune[@]}" --kl-weight 0.025 --kl-weight-start 0.025 --steps 6000 --keep-snapshots 20 --seed 31 --encoder-prefix 0.25 --dropout-keep 1.0 --random-scale 0 --point-drop 0 --encoder-simplify 12 ;;
     *) echo "no stage $1" >&2; exit 2 ;;
   esac
 }

@@ -118,7 +118,8 @@ test('Redraw keeps one of its decodings, which replays from the seed it returns'
   let points = [];
   while (!d.finished && points.length < 250) points = points.concat(sheep.nextPoints(d, 16, 0.25));
   d.free();
-  assert.deepEqual(points, r.drawing);
+  // Redraw stops at maxPoints (250); the chunks of 16 may overshoot it
+  assert.deepEqual(points.slice(0, 250), r.drawing);
   const one = sheep.redraw(doodle, 0.5, 0.25, 250, 1, 11);
   assert.equal(one.candidate, 0);
   assert.ok(one.distance >= r.distance, `one decoding ${one.distance}, nearest of 8 ${r.distance}`);
